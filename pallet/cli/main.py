@@ -1,0 +1,78 @@
+"""`pallet` entry point: global flags, then one verb module imported lazily.
+
+The CLI's start time is a headline number, so this module imports almost
+nothing: it reads the global flags by hand, finds the verb in VERBS and
+imports only that verb's module, which parses its own flags.
+
+A verb module exposes `run(opts: GlobalOptions, verb: str, argv: list[str]) -> int`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# verb (or "group verb") -> module under pallet.cli. Groups like `image`
+# pass their sub-verb through argv; the module decides.
+VERBS: dict[str, str] = {
+    "version": "version",
+}
+
+GLOBAL_FLAGS_WITH_VALUE = {"--root", "--runroot", "--log-level", "--config", "--runtime"}
+GLOBAL_SWITCHES = {"--debug", "-D"}
+
+USAGE = """Usage: pallet [--root DIR] [--runroot DIR] [--config FILE] COMMAND [ARGS...]
+
+A daemonless container engine. Run 'pallet COMMAND --help' for a command's flags.
+"""
+
+
+def _split_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, inline = arg.partition("=")
+        if name in GLOBAL_FLAGS_WITH_VALUE:
+            if eq:
+                values[name] = inline
+                i += 1
+            elif i + 1 < len(argv):
+                values[name] = argv[i + 1]
+                i += 2
+            else:
+                raise SystemExit(f"pallet: flag needs an argument: {name}")
+        elif arg in GLOBAL_SWITCHES:
+            values["--debug"] = "1"
+            i += 1
+        else:
+            break
+    return values, argv[i:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    flags, rest = _split_globals(argv)
+    if not rest or rest[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE + "\nCommands:\n  " + "\n  ".join(sorted(VERBS)) + "\n")
+        return 0
+    if rest[0].startswith("-"):
+        sys.stderr.write(f"pallet: unknown flag: {rest[0]}\n")
+        return 125
+    verb, verb_args = rest[0], rest[1:]
+    module_name = VERBS.get(verb)
+    if module_name is None:
+        sys.stderr.write(f"pallet: '{verb}' is not a pallet command.\nSee 'pallet --help'\n")
+        return 125
+    from importlib import import_module
+
+    from pallet.cli.common import GlobalOptions, report_errors
+
+    opts = GlobalOptions.from_flags(flags)
+    module = import_module(f"pallet.cli.{module_name}")
+    with report_errors() as outcome:
+        outcome.code = module.run(opts, verb, verb_args)
+    return outcome.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin syscall layer: one small typed function per syscall, no policy."""
