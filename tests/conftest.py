@@ -84,3 +84,57 @@ def pallet_dirs(tmp_path) -> dict[str, Path]:
     for d in dirs.values():
         d.mkdir()
     return dirs
+
+
+# --- cgroups ----------------------------------------------------------------
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _remove_cgroup_everywhere(relpath: str) -> None:
+    """SIGKILL every task in `relpath` (all hierarchies), then rmdir it deepest first."""
+    import signal
+    import time
+
+    tops = [os.path.join(CGROUP_ROOT, h, relpath.lstrip("/")) for h in os.listdir(CGROUP_ROOT)]
+    tops = [t for t in tops if os.path.isdir(t)]
+    for top in tops:  # thaw first: a frozen task can't die
+        for state in ("freezer.state", "cgroup.freeze"):
+            p = os.path.join(top, state)
+            if os.path.exists(p):
+                with open(p, "w") as f:
+                    f.write("THAWED" if state == "freezer.state" else "0")
+    deadline = time.monotonic() + 5
+    for top in tops:
+        for d, subdirs, files in os.walk(top, topdown=False):
+            while True:
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        pids = [int(p) for p in f.read().split()]
+                except FileNotFoundError:
+                    pids = []
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+
+
+@pytest.fixture
+def cgroup_path(request):
+    """A unique cgroup parent "/pallet-test-<hex>", removed (with its tasks
+    killed) from every hierarchy after the test, even when it fails."""
+    import uuid
+
+    path = f"/pallet-test-{uuid.uuid4().hex[:10]}"
+    yield path
+    _remove_cgroup_everywhere(path)

@@ -1,1 +1,48 @@
-"""cgroups"""
+"""cgroups: detect the layout, and manage one container's cgroup on it.
+
+    from pallet.cgroups import detect, open_manager, manager_from_json
+    mgr = open_manager(spec.linux.cgroupsPath, container_id)
+    mgr.create(); mgr.apply(spec.linux.resources); mgr.add_pid(pid)
+    saved = mgr.to_json()            # into state.json
+    mgr = manager_from_json(saved)   # in a later command
+
+`root` (default /sys/fs/cgroup) and `mode` let tests point a manager at
+a temporary tree standing for a layout this machine lacks.
+"""
+
+from __future__ import annotations
+
+from pallet.cgroups.manager import CgroupManager
+from pallet.cgroups.mode import DEFAULT_ROOT, CgroupMode, detect
+from pallet.cgroups.paths import resolve
+from pallet.errors import InvalidArgument
+
+__all__ = ["CgroupManager", "CgroupMode", "detect", "open_manager", "manager_from_json", "resolve"]
+
+
+def open_manager(cgroups_path: str | None, container_id: str, *, root: str = DEFAULT_ROOT,
+                 mode: CgroupMode | None = None, systemd: bool | None = None) -> CgroupManager:
+    """A manager for the container's cgroup; nothing is created until create()."""
+    from pallet.cgroups import hierarchy
+
+    path = resolve(cgroups_path, container_id, systemd=systemd)
+    mode = mode or detect(root)
+    if mode is CgroupMode.V2:
+        from pallet.cgroups.v2.manager import V2Manager
+        return V2Manager(path, root)
+    from pallet.cgroups.v1.manager import V1Manager
+    mounts = {h.mountpoint: sorted(h.controllers) for h in hierarchy.v1_hierarchies(root)}
+    unified = hierarchy.unified_mount(root) if mode is CgroupMode.HYBRID else None
+    return V1Manager(path, mounts, unified)
+
+
+def manager_from_json(d: dict) -> CgroupManager:
+    """Reopen a manager saved with to_json() (state.json)."""
+    version = d.get("version") if isinstance(d, dict) else None
+    if version == "v2":
+        from pallet.cgroups.v2.manager import V2Manager
+        return V2Manager.from_json(d)
+    if version in ("v1", "hybrid"):
+        from pallet.cgroups.v1.manager import V1Manager
+        return V1Manager.from_json(d)
+    raise InvalidArgument(f"cgroup state: unknown version {version!r}")

@@ -15,6 +15,13 @@ import sys
 # pass their sub-verb through argv; the module decides.
 VERBS: dict[str, str] = {
     "version": "version",
+    # containers (issue 5)
+    "create": "run", "run": "run", "container": "containers",
+    "start": "containers", "stop": "containers", "restart": "containers", "kill": "containers",
+    "pause": "containers", "unpause": "containers", "rm": "containers", "rename": "containers",
+    "wait": "containers", "ps": "containers", "inspect": "containers", "logs": "containers",
+    "exec": "containers", "top": "containers", "port": "containers",
+    "debug": "debug",
 }
 
 GLOBAL_FLAGS_WITH_VALUE = {"--root", "--runroot", "--log-level", "--config", "--runtime"}

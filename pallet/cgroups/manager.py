@@ -1,0 +1,102 @@
+"""The CgroupManager protocol, and what both versions' managers share.
+
+Lifecycle of a container's cgroup::
+
+    mgr = open_manager(spec cgroupsPath, id)   # nothing on disk yet
+    mgr.create()                               # mkdir in every hierarchy
+    mgr.apply(linux.resources)                 # plan, then write; warnings back
+    mgr.add_pid(init pid)                      # before the init execs
+    ... freeze()/thaw(), stats(), pids(), apply() again for `update` ...
+    state.json <- mgr.to_json(); later: manager_from_json(saved)
+    mgr.destroy(kill=True)                     # SIGKILL what is left, rmdir
+
+`apply` takes the OCI JSON (a dict) or a LinuxResources, and returns the
+warnings (resources the host ignores, as runc only warns about them);
+what it can't honour raises an error naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Protocol
+
+from pallet.cgroups.stats import Stats
+from pallet.errors import PalletError
+from pallet.oci.resources import LinuxResources
+
+log = logging.getLogger("pallet.cgroups")
+
+
+class CgroupManager(Protocol):
+    path: str   # the container's cgroup, absolute below the hierarchy roots
+
+    def create(self) -> None: ...
+    def add_pid(self, pid: int) -> None: ...
+    def apply(self, resources: dict | LinuxResources | None) -> list[str]: ...
+    def freeze(self) -> None: ...
+    def thaw(self) -> None: ...
+    def is_frozen(self) -> bool: ...
+    def pids(self) -> list[int]: ...
+    def kill_all(self, signum: int) -> None: ...
+    def stats(self) -> Stats: ...
+    def oom_kill_count(self) -> int: ...
+    def exists(self) -> bool: ...
+    def destroy(self, kill: bool = False, timeout: float = 2.0) -> None: ...
+    def to_json(self) -> dict: ...
+
+
+def as_resources(resources: dict | LinuxResources | None) -> LinuxResources:
+    if isinstance(resources, LinuxResources):
+        return resources
+    return LinuxResources.from_json(resources or {})
+
+
+def all_pids(dir: str) -> list[int]:
+    """cgroup.procs of `dir` and every sub-cgroup (a container may nest)."""
+    found: list[int] = []
+    for top, _, files in os.walk(dir):
+        if "cgroup.procs" in files:
+            try:
+                with open(os.path.join(top, "cgroup.procs")) as f:
+                    found.extend(int(p) for p in f.read().split())
+            except FileNotFoundError:
+                pass  # removed while we walked
+    return sorted(set(found))
+
+
+def signal_pids(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def remove_with_retry(remove, dirs: list[str], deadline: float) -> None:
+    """rmdir each dir, retrying EBUSY until the deadline: a killed task
+    leaves its cgroup only once the kernel finishes its exit."""
+    from pallet.cgroups.hierarchy import BusyError
+
+    pending = list(dirs)
+    while pending:
+        d = pending[0]
+        try:
+            remove(d)
+            pending.pop(0)
+        except BusyError as exc:
+            if time.monotonic() > deadline:
+                raise PalletError(f"{exc} after the wait") from None
+            time.sleep(0.01)
+
+
+def wait_empty(list_pids, deadline: float, what: str) -> None:
+    while list_pids():
+        if time.monotonic() > deadline:
+            raise PalletError(f"cgroup {what}: processes {list_pids()} still alive after SIGKILL")
+        time.sleep(0.01)
+
+
+SIGKILL = signal.SIGKILL

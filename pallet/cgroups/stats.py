@@ -1,0 +1,146 @@
+"""Cgroup statistics as frozen dataclasses, the same on v1 and v2.
+
+`Stats.to_json()` has the shape of runc's `events --stats` data (runc
+types/events.go): the same keys, and runc's `omitempty` rule (a zero
+number or empty list is left out) where runc applies it, so the two can
+be compared field by field. Units: cpu in nanoseconds, memory in bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _omit_empty(d: dict, keep: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in d.items() if k in keep or v not in (0, None, [], {}, "")}
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    total: int = 0
+    percpu: tuple[int, ...] = ()
+    percpu_kernel: tuple[int, ...] = ()
+    percpu_user: tuple[int, ...] = ()
+    kernel: int = 0
+    user: int = 0
+
+    def to_json(self) -> dict:
+        return _omit_empty({
+            "total": self.total, "percpu": list(self.percpu),
+            "percpu_kernel": list(self.percpu_kernel), "percpu_user": list(self.percpu_user),
+            "kernel": self.kernel, "user": self.user,
+        }, keep=("kernel", "user"))
+
+
+@dataclass(frozen=True)
+class Throttling:
+    periods: int = 0
+    throttled_periods: int = 0
+    throttled_time: int = 0  # ns
+
+    def to_json(self) -> dict:
+        return _omit_empty({"periods": self.periods, "throttledPeriods": self.throttled_periods,
+                            "throttledTime": self.throttled_time})
+
+
+@dataclass(frozen=True)
+class CpuStats:
+    usage: CpuUsage = field(default_factory=CpuUsage)
+    throttling: Throttling = field(default_factory=Throttling)
+
+    def to_json(self) -> dict:
+        return {"usage": self.usage.to_json(), "throttling": self.throttling.to_json()}
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    limit: int = 0
+    usage: int = 0
+    max: int = 0
+    failcnt: int = 0
+
+    def to_json(self) -> dict:
+        return _omit_empty({"limit": self.limit, "usage": self.usage, "max": self.max,
+                            "failcnt": self.failcnt}, keep=("limit", "failcnt"))
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    """Memory of a cgroup. `raw` is memory.stat as is (v1 or v2 keys);
+    `cache` is v1's total_cache or v2's file; `oom_kill` counts OOM kills
+    (v1 memory.oom_control oom_kill, v2 memory.events oom_kill)."""
+
+    cache: int = 0
+    usage: MemoryEntry = field(default_factory=MemoryEntry)
+    swap: MemoryEntry = field(default_factory=MemoryEntry)
+    kernel: MemoryEntry = field(default_factory=MemoryEntry)
+    kernel_tcp: MemoryEntry = field(default_factory=MemoryEntry)
+    raw: dict[str, int] = field(default_factory=dict)
+    oom_kill: int = 0
+    under_oom: bool = False
+    version: str = "v1"   # which keys `raw` has, for memory_accounting
+
+    def to_json(self) -> dict:
+        out = {"cache": self.cache, "usage": self.usage.to_json(), "swap": self.swap.to_json(),
+               "kernel": self.kernel.to_json(), "kernelTCP": self.kernel_tcp.to_json(),
+               "raw": dict(self.raw)}
+        return _omit_empty(out, keep=("usage", "swap", "kernel", "kernelTCP"))
+
+
+@dataclass(frozen=True)
+class PidsStats:
+    current: int = 0
+    limit: int = 0   # 0 = no limit ("max"), as runc reports it
+
+    def to_json(self) -> dict:
+        return _omit_empty({"current": self.current, "limit": self.limit})
+
+
+@dataclass(frozen=True)
+class BlkioEntry:
+    major: int
+    minor: int
+    op: str       # Read, Write, Sync, Async, Discard, Total
+    value: int
+
+    def to_json(self) -> dict:
+        return _omit_empty({"major": self.major, "minor": self.minor, "op": self.op, "value": self.value})
+
+
+@dataclass(frozen=True)
+class BlkioStats:
+    io_service_bytes_recursive: tuple[BlkioEntry, ...] = ()
+    io_serviced_recursive: tuple[BlkioEntry, ...] = ()
+
+    def to_json(self) -> dict:
+        return _omit_empty({
+            "ioServiceBytesRecursive": [e.to_json() for e in self.io_service_bytes_recursive],
+            "ioServicedRecursive": [e.to_json() for e in self.io_serviced_recursive],
+        })
+
+
+@dataclass(frozen=True)
+class HugetlbStats:
+    usage: int = 0
+    max: int = 0
+    failcnt: int = 0
+
+    def to_json(self) -> dict:
+        return _omit_empty({"usage": self.usage, "max": self.max, "failcnt": self.failcnt},
+                           keep=("failcnt",))
+
+
+@dataclass(frozen=True)
+class Stats:
+    cpu: CpuStats = field(default_factory=CpuStats)
+    memory: MemoryStats = field(default_factory=MemoryStats)
+    pids: PidsStats = field(default_factory=PidsStats)
+    blkio: BlkioStats = field(default_factory=BlkioStats)
+    hugetlb: dict[str, HugetlbStats] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "cpu": self.cpu.to_json(), "memory": self.memory.to_json(),
+            "pids": self.pids.to_json(), "blkio": self.blkio.to_json(),
+            "hugetlb": {size: h.to_json() for size, h in self.hugetlb.items()},
+        }

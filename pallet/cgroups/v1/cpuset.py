@@ -1,0 +1,40 @@
+"""v1 cpuset: cpus and mems.
+
+A new v1 cpuset starts with empty cpus and mems, and a task can't join
+it until both are set: `inherit` copies the parent's at each level.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pallet.cgroups import fs
+from pallet.cgroups.fs import Plan
+from pallet.oci.resources import LinuxResources
+
+NAME = "cpuset"
+
+
+def plan(res: LinuxResources) -> Plan:
+    c = res.cpu
+    if c is None:
+        return []
+    out: Plan = []
+    # mems before cpus is arbitrary; both are checked against the parent.
+    if c.cpus:
+        out.append(("cpuset.cpus", c.cpus))
+    if c.mems:
+        out.append(("cpuset.mems", c.mems))
+    return out
+
+
+def apply(res: LinuxResources, dir: str) -> list[str]:
+    fs.write_plan(dir, plan(res))
+    return []
+
+
+def inherit(dir: str) -> None:
+    parent = os.path.dirname(dir)
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        if not (fs.read_optional(dir, name) or "").strip():
+            fs.write(dir, name, (fs.read(parent, name)).strip())

@@ -1,0 +1,32 @@
+"""v1 hugetlb: hugetlb.<size>.limit_in_bytes (size spelled like OCI's pageSize, 2MB)."""
+
+from __future__ import annotations
+
+import os
+
+from pallet.cgroups import fs
+from pallet.cgroups.fs import Plan
+from pallet.cgroups.stats import HugetlbStats
+from pallet.oci.resources import LinuxResources
+
+NAME = "hugetlb"
+
+
+def plan(res: LinuxResources) -> Plan:
+    return [(f"hugetlb.{h.page_size}.limit_in_bytes", str(h.limit)) for h in res.hugepage_limits or ()]
+
+
+def apply(res: LinuxResources, dir: str) -> list[str]:
+    fs.write_plan(dir, plan(res))
+    return []
+
+
+def sizes(dir: str) -> list[str]:
+    return sorted({n.split(".")[1] for n in os.listdir(dir) if n.startswith("hugetlb.") and n.endswith(".limit_in_bytes")})
+
+
+def stats(dir: str) -> dict[str, HugetlbStats]:
+    return {size: HugetlbStats(usage=fs.read_uint(dir, f"hugetlb.{size}.usage_in_bytes"),
+                               max=fs.read_uint(dir, f"hugetlb.{size}.max_usage_in_bytes"),
+                               failcnt=fs.read_uint(dir, f"hugetlb.{size}.failcnt"))
+            for size in sizes(dir)}

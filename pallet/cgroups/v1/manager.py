@@ -1,0 +1,207 @@
+"""The manager of a v1 host, and of a hybrid one (v1 plus a cgroup2 mount).
+
+One dir per mounted v1 hierarchy (named ones like name=systemd too, as
+runc joins them), plus, on a hybrid host, one on the cgroup2 mount: the
+controllers it owns (here hugetlb) are set there, and its cgroup.kill
+kills the whole container in one write.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from pallet.cgroups import fs, hierarchy
+from pallet.cgroups.manager import (SIGKILL, all_pids, as_resources, log, remove_with_retry,
+                                    signal_pids, wait_empty)
+from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
+from pallet.cgroups.v1 import (blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory,
+                               net_cls, net_prio, pids as pids_ctl)
+from pallet.cgroups.v2 import freezer as v2_freezer
+from pallet.cgroups.v2 import hugetlb as v2_hugetlb
+from pallet.cgroups.v2 import unified as v2_unified
+from pallet.cgroups.v2.manager import enable_controllers
+from pallet.errors import InvalidArgument, Unavailable
+from pallet.oci.resources import LinuxResources
+
+# Controller -> module, in apply order (cpuset before memory so a node
+# restriction is in place before the limit, as runc orders them).
+CONTROLLERS = {
+    "cpuset": cpuset, "devices": devices, "memory": memory, "cpu": cpu, "cpuacct": cpuacct,
+    "pids": pids_ctl, "blkio": blkio, "hugetlb": hugetlb, "net_cls": net_cls, "net_prio": net_prio,
+}
+# A request for a controller the host didn't mount: runc only warns for these.
+WARN_IF_MISSING = frozenset({"net_cls", "net_prio"})
+# Controllers a hybrid host may have on its cgroup2 mount instead.
+ON_UNIFIED = {"hugetlb": v2_hugetlb}
+
+
+class V1Manager:
+    def __init__(self, path: str, mounts: dict[str, list[str]], unified: str | None = None,
+                 *, hybrid: bool | None = None) -> None:
+        """`mounts`: mountpoint -> the controllers mounted there."""
+        self.path = path
+        self.mounts = {mp: sorted(ctls) for mp, ctls in mounts.items()}
+        self.unified = unified   # the cgroup2 mountpoint on a hybrid host
+        self.version = "hybrid" if unified else "v1"
+
+    # --- where things are --------------------------------------------------
+
+    def dir(self, controller: str) -> str | None:
+        for mountpoint, controllers in self.mounts.items():
+            if controller in controllers:
+                return hierarchy.join(mountpoint, self.path)
+        return None
+
+    @property
+    def unified_dir(self) -> str | None:
+        return hierarchy.join(self.unified, self.path) if self.unified else None
+
+    def unified_controllers(self) -> set[str]:
+        if not self.unified:
+            return set()
+        return set((fs.read_optional(self.unified, "cgroup.controllers") or "").split())
+
+    def dirs(self) -> list[str]:
+        out = [hierarchy.join(mp, self.path) for mp in self.mounts]
+        if self.unified_dir:
+            out.append(self.unified_dir)
+        return out
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self.dirs())
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def create(self) -> None:
+        for mountpoint, controllers in self.mounts.items():
+            hierarchy.make_levels(mountpoint, self.path)
+            if "cpuset" in controllers:
+                for d in hierarchy.levels(mountpoint, self.path):
+                    cpuset.inherit(d)
+        if self.unified:
+            enable_controllers(self.unified, self.path)
+            hierarchy.make_levels(self.unified, self.path)
+
+    def add_pid(self, pid: int) -> None:
+        for d in self.dirs():
+            fs.write(d, "cgroup.procs", str(pid))
+
+    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True) -> list[str]:
+        res = as_resources(resources)
+        warnings: list[str] = []
+        on_unified = self.unified_controllers()
+        for name, module in CONTROLLERS.items():
+            d = self.dir(name)
+            if d is None:
+                if name in ON_UNIFIED and name in on_unified and self.unified_dir:
+                    warnings += ON_UNIFIED[name].apply(res, self.unified_dir)
+                    continue
+                if module.plan(res):
+                    msg = f"linux.resources: the {name} controller is not mounted on this host"
+                    if name not in WARN_IF_MISSING:
+                        raise Unavailable(msg)
+                    warnings.append(msg + "; ignored")
+                continue
+            if name == "devices":
+                warnings += devices.apply(res, d, defaults=default_devices)
+            else:
+                warnings += module.apply(res, d)
+        if res.unified:
+            if not self.unified_dir:
+                raise InvalidArgument("linux.resources.unified: this host has no cgroup v2 mount")
+            warnings += v2_unified.apply(res, self.unified_dir)
+        for w in warnings:
+            log.warning("%s", w)
+        return warnings
+
+    # --- freezing and signals -----------------------------------------------
+
+    def _freezer(self):
+        d = self.dir("freezer")
+        if d:
+            return freezer, d
+        if self.unified_dir:
+            return v2_freezer, self.unified_dir
+        raise Unavailable("cgroup: this host has no freezer (v1) and no cgroup v2 mount")
+
+    def freeze(self) -> None:
+        module, d = self._freezer()
+        module.freeze(d)
+
+    def thaw(self) -> None:
+        module, d = self._freezer()
+        module.thaw(d)
+
+    def is_frozen(self) -> bool:
+        module, d = self._freezer()
+        return module.is_frozen(d)
+
+    def pids(self) -> list[int]:
+        d = self.dir("pids") or self.dir("freezer") or self.dir("memory") or self.unified_dir
+        if d is None:
+            return []
+        return all_pids(d)
+
+    def kill_all(self, signum: int) -> None:
+        if signum == SIGKILL and self.unified_dir and fs.exists(self.unified_dir, "cgroup.kill"):
+            fs.write(self.unified_dir, "cgroup.kill", "1")
+            return
+        # Freeze first so nothing forks a new task between reading the
+        # list and signalling it (runc's signalAllProcesses).
+        frozen = False
+        try:
+            self.freeze()
+            frozen = True
+        except Exception:
+            pass
+        try:
+            signal_pids(self.pids(), signum)
+        finally:
+            if frozen:
+                self.thaw()
+
+    def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        if not self.exists():
+            return
+        if kill:
+            self.kill_all(SIGKILL)
+            wait_empty(self.pids, deadline, self.path)
+        remove_with_retry(hierarchy.remove_tree, [d for d in self.dirs() if os.path.isdir(d)], deadline)
+
+    # --- reading -------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        cpu_dir, acct_dir = self.dir("cpu"), self.dir("cpuacct")
+        usage = cpuacct.stats(acct_dir) if acct_dir else None
+        throttling = cpu.stats(cpu_dir) if cpu_dir else None
+        mem_dir, pids_dir, blk_dir = self.dir("memory"), self.dir("pids"), self.dir("blkio")
+        huge_dir = self.dir("hugetlb")
+        if huge_dir:
+            huge = hugetlb.stats(huge_dir)
+        elif self.unified_dir and "hugetlb" in self.unified_controllers() and os.path.isdir(self.unified_dir):
+            huge = v2_hugetlb.stats(self.unified_dir)
+        else:
+            huge = {}
+        kwargs = {}
+        if usage or throttling:
+            kwargs["cpu"] = CpuStats(**{k: v for k, v in (("usage", usage), ("throttling", throttling)) if v})
+        return Stats(
+            memory=memory.stats(mem_dir) if mem_dir else MemoryStats(),
+            pids=pids_ctl.stats(pids_dir) if pids_dir else Stats().pids,
+            blkio=blkio.stats(blk_dir) if blk_dir else Stats().blkio,
+            hugetlb=huge, **kwargs,
+        )
+
+    def oom_kill_count(self) -> int:
+        d = self.dir("memory")
+        return memory.oom_kill_count(d) if d else 0
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "path": self.path, "mounts": self.mounts,
+                "unified": self.unified}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "V1Manager":
+        return cls(d["path"], d["mounts"], d.get("unified"))

@@ -1,0 +1,141 @@
+"""The manager of a unified (cgroup v2) host: one dir below the root.
+
+Controllers must be enabled in every ancestor's cgroup.subtree_control
+before the leaf has their files; `enable_controllers` enables all that
+each ancestor offers (runc does the same), one at a time so a single
+refusal (a threaded subtree, a busy controller) costs only that one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from pallet.cgroups import fs, hierarchy
+from pallet.cgroups.manager import (SIGKILL, all_pids, as_resources, log, remove_with_retry,
+                                    signal_pids, wait_empty)
+from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
+from pallet.cgroups.v2 import cpu, cpuset, devices, freezer, hugetlb, io, memory, pids as pids_ctl, unified
+from pallet.errors import InvalidArgument, PalletError, Unavailable
+from pallet.oci.resources import LinuxResources
+
+# Controller -> module, in apply order; `unified` is written last so raw
+# keys override the typed fields.
+CONTROLLERS = {"cpuset": cpuset, "memory": memory, "cpu": cpu, "pids": pids_ctl, "io": io,
+               "hugetlb": hugetlb}
+
+
+def enable_controllers(root: str, path: str) -> None:
+    """Enable, in `root` and each ancestor of `path`, what each one offers."""
+    parents = [root] + hierarchy.levels(root, path)[:-1]
+    for d in parents:
+        if not os.path.isdir(d):
+            os.mkdir(d, 0o755)
+        available = (fs.read_optional(d, "cgroup.controllers") or "").split()
+        enabled = set((fs.read_optional(d, "cgroup.subtree_control") or "").split())
+        for controller in available:
+            if controller in enabled:
+                continue
+            try:
+                fs.write(d, "cgroup.subtree_control", f"+{controller}")
+            except PalletError as exc:
+                log.warning("%s", exc)
+
+
+class V2Manager:
+    version = "v2"
+
+    def __init__(self, path: str, root: str) -> None:
+        self.path = path
+        self.root = root
+
+    @property
+    def dir_(self) -> str:
+        return hierarchy.join(self.root, self.path)
+
+    def controllers(self) -> set[str]:
+        return set((fs.read_optional(self.dir_, "cgroup.controllers") or "").split())
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.dir_)
+
+    def create(self) -> None:
+        enable_controllers(self.root, self.path)
+        hierarchy.make_levels(self.root, self.path)
+
+    def add_pid(self, pid: int) -> None:
+        fs.write(self.dir_, "cgroup.procs", str(pid))
+
+    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True) -> list[str]:
+        res = as_resources(resources)
+        warnings: list[str] = []
+        present = self.controllers()
+        for name, module in CONTROLLERS.items():
+            if name not in present:
+                if module.plan(res):
+                    raise Unavailable(f"linux.resources: the {name} controller is not enabled for "
+                                      f"{self.dir_} (cgroup.controllers: {' '.join(sorted(present)) or 'none'})")
+                continue
+            warnings += module.apply(res, self.dir_)
+        if res.network is not None and (res.network.class_id or res.network.priorities):
+            warnings.append("linux.resources.network: net_cls/net_prio do not exist on cgroup v2; ignored")
+        warnings += devices.apply(res, self.dir_, defaults=default_devices)
+        if res.unified:
+            warnings += unified.apply(res, self.dir_)
+        for w in warnings:
+            log.warning("%s", w)
+        return warnings
+
+    def freeze(self) -> None:
+        freezer.freeze(self.dir_)
+
+    def thaw(self) -> None:
+        freezer.thaw(self.dir_)
+
+    def is_frozen(self) -> bool:
+        return freezer.is_frozen(self.dir_)
+
+    def pids(self) -> list[int]:
+        return all_pids(self.dir_) if self.exists() else []
+
+    def kill_all(self, signum: int) -> None:
+        if signum == SIGKILL and fs.exists(self.dir_, "cgroup.kill"):
+            fs.write(self.dir_, "cgroup.kill", "1")
+            return
+        self.freeze()
+        try:
+            signal_pids(self.pids(), signum)
+        finally:
+            self.thaw()
+
+    def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        if not self.exists():
+            return
+        if kill:
+            self.kill_all(SIGKILL)
+            wait_empty(self.pids, deadline, self.dir_)
+        remove_with_retry(hierarchy.remove_tree, [self.dir_], deadline)
+
+    def stats(self) -> Stats:
+        d, present = self.dir_, self.controllers()
+        usage, throttling = cpu.stats(d)   # cpu.stat exists even without the controller
+        return Stats(
+            cpu=CpuStats(usage=usage, throttling=throttling),
+            memory=memory.stats(d) if "memory" in present else MemoryStats(version="v2"),
+            pids=pids_ctl.stats(d) if "pids" in present else Stats().pids,
+            blkio=io.stats(d) if "io" in present else Stats().blkio,
+            hugetlb=hugetlb.stats(d) if "hugetlb" in present else {},
+        )
+
+    def oom_kill_count(self) -> int:
+        return memory.oom_kill_count(self.dir_)
+
+    def to_json(self) -> dict:
+        return {"version": "v2", "path": self.path, "root": self.root}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "V2Manager":
+        if "root" not in d:
+            raise InvalidArgument("cgroup state: v2 manager without root")
+        return cls(d["path"], d["root"])

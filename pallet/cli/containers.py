@@ -1,0 +1,465 @@
+"""Container verbs: start stop kill rm ps logs inspect exec wait pause unpause restart rename top port,
+and the `container` group (`container ls`, `container cleanup ID` — the monitor's exit command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pallet.cli.common import GlobalOptions
+from pallet.cli.ctrcommon import open_env, parser, print_table, render
+from pallet.errors import PalletError
+
+PS_COLUMNS = [("ID", "CONTAINER ID"), ("Image", "IMAGE"), ("Command", "COMMAND"), ("RunningFor", "CREATED"),
+              ("Status", "STATUS"), ("Ports", "PORTS"), ("Names", "NAMES")]
+
+
+def _each(refs: list[str], fn) -> int:
+    """Docker's many-container verbs: print each ref that worked, one error line per failure, exit 1 if any failed."""
+    code = 0
+    for ref in refs:
+        try:
+            fn(ref)
+            print(ref)
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            code = 1
+    return code
+
+
+def cmd_start(opts, argv):
+    p = parser("start")
+    p.add_argument("-a", "--attach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    if ns.attach:
+        from pallet.engine import attach
+
+        st = lifecycle.start(env, ns.containers[0])
+        return attach.attach(env, st.id, stdin=ns.interactive)
+    return _each(ns.containers, lambda r: lifecycle.start(env, r))
+
+
+def cmd_stop(opts, argv):
+    p = parser("stop")
+    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, default=None)
+    p.add_argument("-s", "--signal", default=None)
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    return _each(ns.containers, lambda r: lifecycle.stop(env, r, ns.time, ns.signal))
+
+
+def cmd_restart(opts, argv):
+    p = parser("restart")
+    p.add_argument("-t", "--time", "--timeout", dest="time", type=int, default=None)
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    return _each(ns.containers, lambda r: lifecycle.restart(env, r, ns.time))
+
+
+def cmd_kill(opts, argv):
+    p = parser("kill")
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    return _each(ns.containers, lambda r: lifecycle.kill(env, r, ns.signal))
+
+
+def cmd_pause(opts, argv, verb="pause"):
+    p = parser(verb)
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    fn = lifecycle.pause if verb == "pause" else lifecycle.unpause
+    return _each(ns.containers, lambda r: fn(env, r))
+
+
+def cmd_rm(opts, argv):
+    p = parser("rm")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-v", "--volumes", action="store_true")
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+
+    env = open_env(opts)
+    return _each(ns.containers, lambda r: containers.remove(env, r, force=ns.force, volumes=ns.volumes))
+
+
+def cmd_rename(opts, argv):
+    p = parser("rename")
+    p.add_argument("container")
+    p.add_argument("new_name")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+
+    containers.rename(open_env(opts), ns.container, ns.new_name)
+    return 0
+
+
+def cmd_wait(opts, argv):
+    p = parser("wait")
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    code = 0
+    for ref in ns.containers:
+        try:
+            print(lifecycle.wait(env, ref), flush=True)
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            code = 1
+    return code
+
+
+def _filters(values: list[str]) -> list[tuple[str, str]]:
+    from pallet.errors import InvalidArgument
+
+    out = []
+    for v in values:
+        k, eq, val = v.partition("=")
+        if not eq or k not in ("id", "name", "status", "label", "ancestor", "exited", "before", "since", "volume"):
+            raise InvalidArgument(f"invalid filter {v!r}")
+        out.append((k, val))
+    return out
+
+
+def _matches(st, filters) -> bool:
+    by_key: dict[str, list[bool]] = {}
+    for k, v in filters:
+        if k == "id":
+            ok = st.id.startswith(v)
+        elif k == "name":
+            ok = v in st.name
+        elif k == "status":
+            ok = st.status == v or (v == "exited" and st.status == "exited")
+        elif k == "label":
+            lk, eq, lv = v.partition("=")
+            labels = dict(st.config.labels)
+            ok = lk in labels and (not eq or labels[lk] == lv)
+        elif k == "ancestor":
+            ok = st.config.image == v or st.config.image_id.startswith(v) or st.config.image.split(":")[0] == v
+        elif k == "exited":
+            ok = st.status == "exited" and str(st.row.exit_code) == v
+        elif k == "volume":
+            ok = any(m.source == v or m.destination == v for m in st.config.mounts)
+        else:
+            ok = True
+        by_key.setdefault(k, []).append(ok)
+    return all(any(v) for v in by_key.values())
+
+
+def cmd_ps(opts, argv):
+    p = parser("ps")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("-n", "--last", type=int, default=-1)
+    p.add_argument("-l", "--latest", action="store_true")
+    p.add_argument("-f", "--filter", action="append", default=[])
+    p.add_argument("--format", default="")
+    p.add_argument("--no-trunc", action="store_true")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+    from pallet.engine.inspect import ps_row
+
+    env = open_env(opts)
+    filters = _filters(ns.filter)
+    states = containers.list_states(env)
+    if not ns.all and ns.last < 0 and not ns.latest and not any(k == "status" for k, _ in filters):
+        states = [s for s in states if s.status in ("running", "paused")]
+    states = [s for s in states if _matches(s, filters)]
+    if ns.latest:
+        states = states[:1]
+    if ns.last >= 0:
+        states = states[: ns.last]
+    if ns.quiet:
+        for s in states:
+            print(s.id if ns.no_trunc else s.id[:12])
+        return 0
+    rows = []
+    for s in states:
+        size = ""
+        if ns.size or "{{.Size}}" in ns.format:
+            from pallet.engine import usage
+
+            rw, virt = usage.container_size(env, s)
+            size = f"{usage.human_size(rw)} (virtual {usage.human_size(virt)})"
+        rows.append(ps_row(env, s, no_trunc=ns.no_trunc, size=size))
+    cols = PS_COLUMNS + ([("Size", "SIZE")] if ns.size else [])
+    print_table(rows, cols, ns.format)
+    return 0
+
+
+def cmd_inspect(opts, argv):
+    p = parser("inspect")
+    p.add_argument("-f", "--format", default="")
+    p.add_argument("-s", "--size", action="store_true")
+    p.add_argument("--type", default="")
+    p.add_argument("objects", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+    from pallet.engine.inspect import inspect
+
+    env = open_env(opts)
+    out, code = [], 0
+    for ref in ns.objects:
+        try:
+            if ns.type == "volume":
+                from pallet.engine import volumes
+
+                out.append(volumes.inspect(env, volumes.get(env, ref)))
+                continue
+            st = containers.get(env, ref)
+            data = inspect(env, st)
+            if ns.size:
+                from pallet.engine import usage
+
+                data["SizeRw"], data["SizeRootFs"] = usage.container_size(env, st)
+            out.append(data)
+        except PalletError as exc:
+            if ns.type in ("", "image"):
+                img = _inspect_image(opts, ref)
+                if img is not None:
+                    out.append(img)
+                    continue
+            sys.stderr.write(f"Error: {exc}\n")
+            code = 1
+    if ns.format:
+        for d in out:
+            print(render(ns.format, d))
+    else:
+        print(json.dumps(out, indent=4))
+    return code
+
+
+def _inspect_image(opts, ref):
+    try:
+        from pallet.cli import images as img_cli
+    except ImportError:
+        return None
+    fn = getattr(img_cli, "inspect_data", None)
+    if fn is None:
+        return None
+    try:
+        return fn(opts, ref)
+    except PalletError:
+        return None
+
+
+def cmd_logs(opts, argv):
+    p = parser("logs")
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-n", "--tail", default="all")
+    p.add_argument("--since", default="")
+    p.add_argument("--until", default="")
+    p.add_argument("-t", "--timestamps", action="store_true")
+    p.add_argument("--details", action="store_true")
+    p.add_argument("container")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers, logs
+    from pallet.errors import InvalidArgument
+
+    env = open_env(opts)
+    st = containers.get(env, ns.container)
+    try:
+        tail = -1 if ns.tail == "all" else int(ns.tail)
+    except ValueError:
+        raise InvalidArgument(f"invalid --tail {ns.tail!r}: expected a number or all") from None
+    since = logs.parse_time(ns.since, "--since") if ns.since else ""
+    until = logs.parse_time(ns.until, "--until") if ns.until else ""
+    path = env.log_path(st.id)
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+
+    def emit(e):
+        text = (e.time + " " if ns.timestamps else "") + e.text
+        (err if e.stream == "stderr" else out).write(text.encode())
+
+    start = os.path.getsize(path) if os.path.exists(path) else 0
+    for e in logs.read(path, tail=tail, since=since, until=until):
+        emit(e)
+    out.flush()
+    err.flush()
+    if ns.follow:
+        def running():
+            row = containers.table.get(env.db, st.id)
+            if row is None:
+                return False
+            containers.sync_one(env, st.id, row)
+            row = containers.table.get(env.db, st.id)
+            return row is not None and row.status in ("running", "paused")
+
+        for e in logs.follow(path, running, start_offset=start):
+            emit(e)
+            out.flush()
+            err.flush()
+    return 0
+
+
+def cmd_exec(opts, argv):
+    import argparse
+
+    p = parser("exec")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-u", "--user", default="")
+    p.add_argument("-w", "--workdir", default="")
+    p.add_argument("--privileged", action="store_true")
+    p.add_argument("container")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    ns = p.parse_args(argv)
+    from pallet.engine import execs
+    from pallet.engine.lifecycle import StartError
+    from pallet.errors import InvalidArgument
+
+    if not ns.command:
+        raise InvalidArgument("exec: no command given")
+    env = open_env(opts)
+    try:
+        return execs.exec_in(env, ns.container, ns.command, detach=ns.detach, tty=ns.tty, interactive=ns.interactive,
+                             env_vars=[e if "=" in e else f"{e}={os.environ.get(e, '')}" for e in ns.env],
+                             user=ns.user, workdir=ns.workdir, privileged=ns.privileged)
+    except StartError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return exc.exit_code
+
+
+def cmd_top(opts, argv):
+    p = parser("top")
+    p.add_argument("container")
+    p.add_argument("ps_args", nargs="*")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+    from pallet.errors import WrongState
+
+    env = open_env(opts)
+    st = containers.get(env, ns.container)
+    if st.status not in ("running", "paused"):
+        raise WrongState(f"container {st.name} is {'stopped' if st.status == 'exited' else st.status}: cannot list its processes")
+    pids = env.runtime(st.config.runtime).ps(st.id)
+    rows = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu = (int(stat[11]) + int(stat[12])) // ticks
+        rows.append({"UID": status.get("Uid", "").split()[0], "PID": str(pid), "PPID": stat[1],
+                     "TIME": f"{cpu // 3600:02d}:{cpu // 60 % 60:02d}:{cpu % 60:02d}", "CMD": cmd or status.get("Name", "").strip()})
+    print_table(rows, [("UID", "UID"), ("PID", "PID"), ("PPID", "PPID"), ("TIME", "TIME"), ("CMD", "CMD")])
+    return 0
+
+
+def cmd_port(opts, argv):
+    p = parser("port")
+    p.add_argument("container")
+    p.add_argument("port", nargs="?")
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+
+    containers.get(open_env(opts), ns.container)
+    return 0  # no port publishing until bridge networking exists
+
+
+def cmd_cleanup(opts, argv):
+    p = parser("container cleanup")
+    p.add_argument("container")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    lifecycle.cleanup(env, ns.container)
+    return 0
+
+
+def cmd_prune(opts, argv):
+    p = parser("container prune")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("--filter", action="append", default=[])
+    ns = p.parse_args(argv)
+    from pallet.engine import containers
+
+    env = open_env(opts)
+    print("Deleted Containers:")
+    freed = 0
+    for st in containers.list_states(env):
+        if st.status in ("exited", "created"):
+            try:
+                containers.remove(env, st.id, resolved=True)
+                print(st.id)
+            except PalletError as exc:
+                sys.stderr.write(f"Error: {exc}\n")
+    print(f"\nTotal reclaimed space: {freed}B")
+    return 0
+
+
+VERBS = {
+    "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart, "kill": cmd_kill,
+    "pause": lambda o, a: cmd_pause(o, a, "pause"), "unpause": lambda o, a: cmd_pause(o, a, "unpause"),
+    "rm": cmd_rm, "rename": cmd_rename, "wait": cmd_wait, "ps": cmd_ps, "ls": cmd_ps, "list": cmd_ps,
+    "inspect": cmd_inspect, "logs": cmd_logs, "exec": cmd_exec, "top": cmd_top, "port": cmd_port,
+    "cleanup": cmd_cleanup, "prune": cmd_prune,
+}
+
+GROUP_EXTRA = {"create": "run", "run": "run"}
+
+
+def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
+    if verb == "container":
+        if not argv or argv[0] in ("-h", "--help"):
+            print("Usage: pallet container COMMAND\n\nCommands:\n  " + "\n  ".join(sorted(set(VERBS) | set(GROUP_EXTRA))))
+            return 0
+        verb, argv = argv[0], argv[1:]
+        if verb in GROUP_EXTRA:
+            from pallet.cli import run as run_mod
+
+            return run_mod.run(opts, verb, argv)
+        other = _other_module(verb)
+        if other:
+            from importlib import import_module
+
+            return import_module(f"pallet.cli.{other}").run(opts, verb, argv)
+    fn = VERBS.get(verb)
+    if fn is None:
+        sys.stderr.write(f"Error: unknown container command {verb!r}\n")
+        return 125
+    from pallet.cli.ctrcommon import FlagError
+
+    try:
+        return fn(opts, argv)
+    except FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 125
+
+
+def _other_module(verb: str) -> str:
+    from pallet.cli.main import VERBS as ALL
+
+    mod = ALL.get(verb)
+    return mod if mod and mod != "containers" else ""

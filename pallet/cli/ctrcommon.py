@@ -1,0 +1,102 @@
+"""Shared by the container, volume and system verbs: one-line flag errors, opening the engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pallet.cli.common import GlobalOptions
+from pallet.errors import InvalidArgument
+
+
+class FlagError(InvalidArgument):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as one line (exit 125 in run/create, as Docker) instead of usage + exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise FlagError(f"{self.prog}: {message}")
+
+
+def parser(prog: str, description: str = "", *, add_help: bool = True) -> Parser:
+    return Parser(prog=f"pallet {prog}", description=description, allow_abbrev=False, add_help=add_help)
+
+
+def open_env(opts: GlobalOptions):
+    from pallet.engine.env import open_env as _open
+
+    explicit = any(a == "--config" or a.startswith("--config=") for a in sys.argv[1:3])
+    return _open(root=opts.root, runroot=opts.runroot, config=opts.config, runtime=opts.runtime,
+                 config_required=explicit)
+
+
+def fail(msg: str, code: int = 1) -> int:
+    sys.stderr.write(f"Error: {msg}\n")
+    return code
+
+
+def render(template: str, data) -> str:
+    """Go template rendering through pallet.cli.gotemplate; a tiny `{{.A.B}}` / `{{json .X}}` fallback until it lands."""
+    try:
+        from pallet.cli.gotemplate import render as go_render
+    except ImportError:
+        return _fallback_render(template, data)
+    return go_render(template, data)
+
+
+def _fallback_render(template: str, data) -> str:
+    import json
+    import re
+
+    def lookup(path: str):
+        cur = data
+        for part in [p for p in path.split(".") if p]:
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        return cur
+
+    def sub(m):
+        expr = m.group(1).strip()
+        if expr.startswith("json "):
+            return json.dumps(lookup(expr[5:].strip()))
+        v = lookup(expr)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if v is None:
+            return "<no value>"
+        if isinstance(v, (dict, list)):
+            return "map[...]" if isinstance(v, dict) else "[" + " ".join(map(str, v)) + "]"
+        return str(v)
+
+    text = template.replace("\\t", "\t").replace("\\n", "\n")
+    return re.sub(r"\{\{(.*?)\}\}", sub, text)
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str]], fmt: str = "") -> None:
+    """Docker's table output, or `--format` (with `table` prefix for headers, `json` for JSON lines)."""
+    import json
+
+    if fmt == "json":
+        for r in rows:
+            print(json.dumps(r))
+        return
+    if fmt:
+        header = fmt.startswith("table")
+        body = fmt[5:].lstrip() if header else fmt
+        if header:
+            import re
+
+            heads = dict(columns)
+            print(re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: heads.get(m.group(1), m.group(1).upper()),
+                         body.replace("\\t", "\t")))
+        for r in rows:
+            print(render(body, r))
+        return
+    keys = [k for k, _ in columns]
+    heads = [h for _, h in columns]
+    widths = [max([len(h)] + [len(str(r.get(k, ""))) for r in rows]) for k, h in columns]
+    lines = ["   ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
+    for r in rows:
+        lines.append("   ".join(str(r.get(k, "")).ljust(w) for k, w in zip(keys, widths)).rstrip())
+    print("\n".join(lines))

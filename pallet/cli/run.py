@@ -1,0 +1,266 @@
+"""`pallet create` and `pallet run`: flags -> ContainerConfig fields -> engine.
+
+Docker's exit codes: run returns the container's status; 125 when pallet
+itself fails, 126 when the command cannot be invoked, 127 when it is not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pallet.cli.common import GlobalOptions
+from pallet.cli.ctrcommon import parser
+from pallet.errors import PalletError
+
+
+def _add_flags(p) -> None:
+    a = p.add_argument
+    a("-d", "--detach", action="store_true")
+    a("-i", "--interactive", action="store_true")
+    a("-t", "--tty", action="store_true")
+    a("--rm", action="store_true")
+    a("--name", default="")
+    a("-e", "--env", action="append", default=[])
+    a("--env-file", action="append", default=[])
+    a("-w", "--workdir", default="")
+    a("-u", "--user", default="")
+    a("--group-add", action="append", default=[])
+    a("--entrypoint", default=None)
+    a("-h", "--hostname", default="")
+    a("-l", "--label", action="append", default=[])
+    a("-v", "--volume", action="append", default=[])
+    a("--mount", action="append", default=[])
+    a("--tmpfs", action="append", default=[])
+    a("--read-only", action="store_true")
+    a("-m", "--memory", default="")
+    a("--memory-swap", default="")
+    a("--memory-swappiness", type=int, default=-1)
+    a("--memory-reservation", default="")
+    a("--oom-kill-disable", action="store_true")
+    a("--cpus", default="")
+    a("-c", "--cpu-shares", type=int, default=0)
+    a("--cpu-quota", type=int, default=0)
+    a("--cpu-period", type=int, default=0)
+    a("--cpuset-cpus", default="")
+    a("--cpuset-mems", default="")
+    a("--pids-limit", type=int, default=0)
+    a("--blkio-weight", type=int, default=0)
+    a("--device", action="append", default=[])
+    a("--ulimit", action="append", default=[])
+    a("--cap-add", action="append", default=[])
+    a("--cap-drop", action="append", default=[])
+    a("--privileged", action="store_true")
+    a("--security-opt", action="append", default=[])
+    a("--sysctl", action="append", default=[])
+    a("--shm-size", default="")
+    a("--init", action="store_true")
+    a("--stop-signal", default="")
+    a("--stop-timeout", type=int, default=None)
+    a("--restart", default="no")
+    a("--net", "--network", dest="network", default="")
+    a("--pid", default="")
+    a("--ipc", default="")
+    a("--uts", default="")
+    a("--runtime", default="")
+    a("--storage-opt", action="append", default=[])
+    a("--log-opt", action="append", default=[])
+    a("--rootfs", default="", help="run from a directory instead of an image (as podman)")
+    a("--help", action="help")
+    a("image")
+    a("command", nargs=argparse.REMAINDER)
+
+
+def _env_files(paths: list[str]) -> list[str]:
+    from pallet.errors import InvalidArgument
+
+    out = []
+    for p in paths:
+        try:
+            with open(p) as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise InvalidArgument(f"--env-file {p}: {exc.strerror}") from None
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.append(line if "=" in line else f"{line}={os.environ.get(line, '')}")
+    return out
+
+
+def _env_value(e: str) -> str:
+    return e if "=" in e else f"{e}={os.environ.get(e, '')}"
+
+
+def to_kwargs(ns, env) -> dict:
+    """Parsed flags -> ContainerConfig fields; every bad value names its flag."""
+    from pallet.engine import config as c
+    from pallet.errors import InvalidArgument
+
+    mounts = [c.parse_volume_flag(v) for v in ns.volume]
+    mounts += [c.parse_mount_flag(v) for v in ns.mount]
+    mounts += [c.parse_tmpfs_flag(v) for v in ns.tmpfs]
+    seccomp, profile, nnp, sec_rest = "default", "", env.daemon.no_new_privileges, []
+    for opt in ns.security_opt:
+        key, sep, val = opt.partition("=")
+        if not sep:
+            key, sep, val = opt.partition(":")
+        if key == "seccomp":
+            if val == "unconfined":
+                seccomp = "unconfined"
+            else:
+                try:
+                    with open(val) as f:
+                        profile = f.read()
+                except OSError as exc:
+                    raise InvalidArgument(f"--security-opt seccomp={val}: {exc.strerror}") from None
+                seccomp = val
+        elif opt in ("no-new-privileges", "no-new-privileges=true", "no-new-privileges:true"):
+            nnp = True
+        elif opt in ("no-new-privileges=false", "no-new-privileges:false"):
+            nnp = False
+        elif key in ("label", "apparmor"):
+            sec_rest.append(opt)
+            sys.stderr.write(f"WARNING: --security-opt {opt}: {'SELinux' if key == 'label' else 'AppArmor'} is not enabled on this host; ignored\n")
+        else:
+            raise InvalidArgument(f"invalid --security-opt {opt!r}: expected seccomp=FILE|unconfined, no-new-privileges, label=..., apparmor=...")
+    res_kwargs = {}
+    if ns.memory:
+        res_kwargs["memory"] = c.parse_size(ns.memory, "--memory")
+        if res_kwargs["memory"] < 6 << 20:
+            raise InvalidArgument("--memory: minimum memory limit allowed is 6MB")
+    if ns.memory_swap:
+        res_kwargs["memory_swap"] = -1 if ns.memory_swap == "-1" else c.parse_size(ns.memory_swap, "--memory-swap")
+    if ns.memory_reservation:
+        res_kwargs["memory_reservation"] = c.parse_size(ns.memory_reservation, "--memory-reservation")
+    if ns.memory_swappiness != -1:
+        if not 0 <= ns.memory_swappiness <= 100:
+            raise InvalidArgument("--memory-swappiness: must be between 0 and 100")
+        res_kwargs["memory_swappiness"] = ns.memory_swappiness
+    if ns.cpus:
+        try:
+            cpus = float(ns.cpus)
+        except ValueError:
+            raise InvalidArgument(f"invalid --cpus {ns.cpus!r}: expected a number") from None
+        if cpus <= 0 or cpus > os.cpu_count():
+            raise InvalidArgument(f"--cpus {ns.cpus}: range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only {os.cpu_count()} CPUs available")
+        res_kwargs["nano_cpus"] = int(cpus * 1e9)
+    if ns.pids_limit < -1:
+        raise InvalidArgument("--pids-limit must be -1 (unlimited) or positive")
+    res = c.Resources(
+        oom_kill_disable=ns.oom_kill_disable, cpu_shares=ns.cpu_shares, cpu_quota=ns.cpu_quota,
+        cpu_period=ns.cpu_period, cpuset_cpus=ns.cpuset_cpus, cpuset_mems=ns.cpuset_mems,
+        pids_limit=ns.pids_limit, blkio_weight=ns.blkio_weight, **res_kwargs,
+    )
+    for mode_flag, value, allowed in (("--net", ns.network, ("", "none", "host", "bridge", "default")),
+                                      ("--pid", ns.pid, ("", "host")), ("--ipc", ns.ipc, ("", "host", "shareable", "private", "none")),
+                                      ("--uts", ns.uts, ("", "host"))):
+        if value not in allowed and not (value.startswith("container:") and mode_flag != "--uts"):
+            raise InvalidArgument(f"invalid {mode_flag} {value!r}")
+    net = ns.network or "none"
+    if net in ("bridge", "default"):
+        net = "none"
+        sys.stderr.write("WARNING: bridge networking is not available yet: using --net none\n")
+    log_max_size, log_max_file = env.daemon.log_max_size, env.daemon.log_max_file
+    for lo in ns.log_opt:
+        k, _, v = lo.partition("=")
+        if k == "max-size":
+            log_max_size = c.parse_size(v, "--log-opt max-size")
+        elif k == "max-file":
+            try:
+                log_max_file = int(v)
+            except ValueError:
+                raise InvalidArgument("--log-opt max-file must be an integer") from None
+        else:
+            raise InvalidArgument(f"unknown --log-opt {k!r}: json-file takes max-size and max-file")
+    for so in ns.storage_opt:
+        if not so.startswith("size="):
+            raise InvalidArgument(f"unknown --storage-opt {so!r}: only size= is supported")
+        raise InvalidArgument("--storage-opt size= needs an xfs backing filesystem with pquota; this store is not on one")
+    sysctls = []
+    for s in ns.sysctl:
+        k, eq, v = s.partition("=")
+        if not eq:
+            raise InvalidArgument(f"invalid --sysctl {s!r}: expected NAME=VALUE")
+        sysctls.append((k, v))
+    labels = []
+    for lab in ns.label:
+        k, _, v = lab.partition("=")
+        labels.append((k, v))
+    if ns.restart != "no" and ns.rm:
+        raise InvalidArgument("conflicting options: --restart and --rm")
+    kwargs = dict(
+        name=ns.name, image=ns.image, rootfs_dir=ns.rootfs,
+        cmd=tuple(ns.command), env=tuple(_env_files(ns.env_file) + [_env_value(e) for e in ns.env]),
+        workdir=ns.workdir, user=ns.user, group_add=tuple(ns.group_add), hostname=ns.hostname,
+        labels=tuple(labels), mounts=tuple(mounts), read_only=ns.read_only, privileged=ns.privileged,
+        cap_add=tuple(ns.cap_add), cap_drop=tuple(ns.cap_drop), seccomp=seccomp, seccomp_profile=profile,
+        no_new_privileges=nnp, security_opt=tuple(ns.security_opt), resources=res,
+        ulimits=tuple(c.parse_ulimit(u) for u in ns.ulimit), sysctls=tuple(sysctls), devices=tuple(ns.device),
+        shm_size=c.parse_size(ns.shm_size, "--shm-size") if ns.shm_size else env.daemon.default_shm_size,
+        network_mode=net, pid_mode=ns.pid, ipc_mode=ns.ipc, uts_mode=ns.uts, tty=ns.tty,
+        interactive=ns.interactive, auto_remove=ns.rm, restart=c.parse_restart(ns.restart),
+        stop_signal=ns.stop_signal or "SIGTERM", stop_timeout=10 if ns.stop_timeout is None else ns.stop_timeout,
+        init=ns.init or env.daemon.init, runtime=ns.runtime, log_max_size=log_max_size, log_max_file=log_max_file,
+        entrypoint_set=ns.entrypoint is not None,
+    )
+    if ns.entrypoint is not None:
+        kwargs["entrypoint"] = (ns.entrypoint,) if ns.entrypoint else ()
+    if ns.device:
+        raise InvalidArgument("--device is not supported yet")
+    return kwargs
+
+
+def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
+    p = parser(verb, add_help=False)  # -h is --hostname, as Docker
+    _add_flags(p)
+    try:
+        ns = p.parse_args(argv)
+        if ns.rootfs and ns.image:
+            ns.command = [ns.image, *ns.command]
+        from pallet.cli.ctrcommon import open_env
+        from pallet.engine import containers
+
+        env = open_env(opts)
+        st = containers.create(env, to_kwargs(ns, env))
+    except PalletError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 125
+    if verb == "create":
+        print(st.id)
+        return 0
+    from pallet.engine import lifecycle
+
+    if ns.detach:
+        try:
+            lifecycle.start(env, st.id)
+        except lifecycle.StartError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            _remove_if_rm(env, st)
+            return exc.exit_code
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            _remove_if_rm(env, st)
+            return 125
+        print(st.id)
+        return 0
+    try:
+        return lifecycle.run_foreground(env, st, stdin_fd=0 if ns.interactive else None)
+    except lifecycle.StartError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return exc.exit_code
+    except PalletError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        _remove_if_rm(env, st)
+        return 125
+
+
+def _remove_if_rm(env, st) -> None:
+    if st.config.auto_remove:
+        from pallet.engine import containers
+
+        try:
+            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+        except PalletError:
+            pass

@@ -1,0 +1,105 @@
+"""daemon.json with Docker's key names and meaning; an unknown key is an error, as dockerd does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pallet.engine.config import ULIMITS, Ulimit, parse_size
+from pallet.errors import InvalidArgument
+
+# Keys pallet acts on, and Docker keys it accepts and stores (live-restore is always on: no daemon).
+KNOWN_KEYS = frozenset({
+    "default-ulimits", "default-runtime", "runtimes", "storage-opts", "storage-driver", "log-driver",
+    "log-opts", "live-restore", "default-shm-size", "bridge", "registry-mirrors", "proxies",
+    "insecure-registries", "data-root", "exec-root", "debug", "log-level", "exec-opts", "iptables",
+    "ip-forward", "ip-masq", "dns", "dns-opts", "dns-search", "max-concurrent-downloads",
+    "max-concurrent-uploads", "features", "experimental", "seccomp-profile", "no-new-privileges",
+    "default-cgroupns-mode", "cgroup-parent", "userland-proxy", "labels", "hosts", "group",
+    "selinux-enabled", "icc", "mtu", "ipv6", "init", "shutdown-timeout", "builder",
+})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaemonConfig:
+    default_ulimits: tuple[Ulimit, ...] = ()
+    default_runtime: str = ""
+    runtimes: dict = field(default_factory=dict)
+    storage_opts: tuple[str, ...] = ()
+    log_driver: str = "json-file"
+    log_max_size: int = 10 << 20  # a size limit by default (Docker has none)
+    log_max_file: int = 3
+    live_restore: bool = True
+    default_shm_size: int = 64 << 20
+    bridge: str = "none"
+    registry_mirrors: tuple[str, ...] = ()
+    proxies: dict = field(default_factory=dict)
+    seccomp_profile: str = ""
+    no_new_privileges: bool = False
+    init: bool = False
+    raw: dict = field(default_factory=dict)
+
+
+def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
+    try:
+        raw = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise InvalidArgument(f"{source}: invalid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"{source}: expected a JSON object")
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        raise InvalidArgument(f"{source}: unknown configuration key(s): {', '.join(unknown)}")
+    ulimits = []
+    for name, spec in (raw.get("default-ulimits") or {}).items():
+        if name not in ULIMITS or not isinstance(spec, dict):
+            raise InvalidArgument(f"{source}: default-ulimits: invalid entry {name!r}")
+        soft, hard = spec.get("Soft", spec.get("soft")), spec.get("Hard", spec.get("hard"))
+        if not isinstance(soft, int) or not isinstance(hard, int):
+            raise InvalidArgument(f"{source}: default-ulimits.{name}: Soft and Hard must be integers")
+        ulimits.append(Ulimit(name, soft, hard))
+    log_opts = raw.get("log-opts") or {}
+    bad_log = sorted(set(log_opts) - {"max-size", "max-file", "compress", "labels", "env", "tag", "mode"})
+    if bad_log:
+        raise InvalidArgument(f"{source}: log-opts: unknown option(s): {', '.join(bad_log)}")
+    driver = raw.get("log-driver", "json-file")
+    if driver not in ("json-file", "local", "none"):
+        raise InvalidArgument(f"{source}: log-driver {driver!r} is not supported (json-file, none)")
+    try:
+        max_file = int(log_opts.get("max-file", 3))
+    except ValueError:
+        raise InvalidArgument(f"{source}: log-opts.max-file must be an integer") from None
+    runtimes = raw.get("runtimes") or {}
+    if not isinstance(runtimes, dict) or any(not isinstance(v, dict) for v in runtimes.values()):
+        raise InvalidArgument(f"{source}: runtimes must map names to {{\"path\": ...}}")
+    bridge = raw.get("bridge", "none")
+    return DaemonConfig(
+        default_ulimits=tuple(ulimits),
+        default_runtime=raw.get("default-runtime", ""),
+        runtimes=runtimes,
+        storage_opts=tuple(raw.get("storage-opts") or ()),
+        log_driver=driver,
+        log_max_size=parse_size(str(log_opts["max-size"]), "log-opts.max-size") if "max-size" in log_opts else 10 << 20,
+        log_max_file=max_file,
+        live_restore=True,
+        default_shm_size=parse_size(str(raw["default-shm-size"]), "default-shm-size") if "default-shm-size" in raw else 64 << 20,
+        bridge=bridge,
+        registry_mirrors=tuple(raw.get("registry-mirrors") or ()),
+        proxies=raw.get("proxies") or {},
+        seccomp_profile=raw.get("seccomp-profile", ""),
+        no_new_privileges=bool(raw.get("no-new-privileges", False)),
+        init=bool(raw.get("init", False)),
+        raw=raw,
+    )
+
+
+def load(path: str, *, required: bool = False) -> DaemonConfig:
+    """The config at `path`; a missing file means defaults unless `required` (an explicit --config)."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        if required:
+            raise InvalidArgument(f"config file {path} does not exist") from None
+        return DaemonConfig()
+    return parse(text, path)

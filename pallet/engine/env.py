@@ -1,0 +1,71 @@
+"""What the container use cases need from the engine context, and where things live on disk.
+
+`ContainerEnv` wraps the shared EngineContext fields (root, runroot, db,
+daemon config) with the container paths; it is passed explicitly, never global.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+
+from pallet.engine.daemon_config import DaemonConfig
+
+
+@dataclass
+class ContainerEnv:
+    root: str
+    runroot: str
+    db: sqlite3.Connection
+    daemon: DaemonConfig
+    config_path: str = ""
+    runtime_override: str | None = None
+    images: object | None = None  # the images helper's EngineContext, when there is one
+    _runtimes: dict = field(default_factory=dict)
+
+    # -- paths -----------------------------------------------------------
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.root, "containers", cid)
+
+    def run_dir(self, cid: str) -> str:
+        return os.path.join(self.runroot, "containers", cid)
+
+    def exit_file(self, cid: str) -> str:
+        return os.path.join(self.runroot, "exits", cid)
+
+    def lock_file(self, cid: str) -> str:
+        return os.path.join(self.runroot, "locks", cid)
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self.container_dir(cid), f"{cid}-json.log")
+
+    def volumes_dir(self) -> str:
+        return os.path.join(self.root, "volumes")
+
+    def runtime_name(self, configured: str = "") -> str:
+        return configured or self.runtime_override or self.daemon.default_runtime or default_runtime()
+
+    def runtime(self, name: str):
+        if name not in self._runtimes:
+            from pallet.engine.runtimes import open_runtime
+
+            self._runtimes[name] = open_runtime(name, self.runroot, self.daemon.runtimes)
+        return self._runtimes[name]
+
+
+def default_runtime() -> str:
+    from pallet.engine.runtimes import default_runtime_name
+
+    return default_runtime_name()
+
+
+def open_env(*, root: str, runroot: str, config: str, runtime: str | None = None, config_required: bool = False) -> ContainerEnv:
+    from pallet.engine import daemon_config, dbconn
+
+    daemon = daemon_config.load(config, required=config_required)
+    for d in ("exits", "locks", "containers"):
+        os.makedirs(os.path.join(runroot, d), exist_ok=True)
+    conn = dbconn.connect(root)
+    dbconn.ensure_schema(conn)
+    return ContainerEnv(root=root, runroot=runroot, db=conn, daemon=daemon, config_path=config, runtime_override=runtime)

@@ -1,0 +1,362 @@
+"""Start, run, stop, kill, wait, pause, restart, cleanup: a container's status transitions.
+
+    created --start--> running --exit/stop/kill--> exited --start--> running
+                        |   ^
+                  pause v   | unpause
+                        paused
+
+A detached start spawns the monitor (exec'd `python -I -S monitor.py`), which
+runs the runtime's create; a foreground `run` runs the same Monitor class in
+this process with the runtime's one-shot `run`. Either way the exit file is
+folded in by whoever looks next, and `cleanup` (the monitor's exit command)
+deletes the runtime state, unmounts, and applies --rm and restart policies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from pallet.engine import containers, rootfs, spec_plan
+from pallet.engine.containers import ACTIVE, ContainerState, locked
+from pallet.engine.dbconn import write
+from pallet.engine.env import ContainerEnv
+from pallet.engine.monitor import MONITOR_PY
+from pallet.errors import PalletError, Unavailable, WrongState
+from pallet.metadata import containers as table
+
+
+class StartError(PalletError):
+    """The runtime could not start the user's process; `exit_code` is Docker's (125, 126, 127)."""
+
+    def __init__(self, msg: str, exit_code: int = 125):
+        super().__init__(msg)
+        self.exit_code = exit_code
+
+
+def classify(msg: str) -> int:
+    low = msg.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "is a directory" in low or "exec format error" in low:
+        return 126
+    return 125
+
+
+def _short_msg(msg: str) -> str:
+    # runc: "runc create failed: unable to start container process: exec: "x": executable file not found in $PATH"
+    for marker in ("unable to start container process: ",):
+        if marker in msg:
+            return msg.split(marker, 1)[1]
+    return msg
+
+
+# ---------------------------------------------------------------- start
+
+
+def _prepare(env: ContainerEnv, st: ContainerState) -> tuple[str, str]:
+    """Clear leftovers of a previous run, mount the rootfs, write the bundle. Returns (bundle, run dir)."""
+    rt = env.runtime(st.config.runtime)
+    if (st.row.started_at or st.row.error) and rt.state(st.id) is not None:
+        rt.delete(st.id, force=True)
+    try:
+        os.unlink(env.exit_file(st.id))
+    except FileNotFoundError:
+        pass
+    rdir = env.run_dir(st.id)
+    os.makedirs(rdir, exist_ok=True)
+    root_dir = rootfs.mount(env, st.row)
+    try:
+        bundle = spec_plan.write_bundle(env, st, root_dir)
+    except BaseException:
+        rootfs.unmount(env, st.row)
+        raise
+    return bundle, rdir
+
+
+def _oom_files(cid: str) -> list[str]:
+    return [f"/sys/fs/cgroup/memory{containers.cgroups_path(cid)}/memory.oom_control",
+            f"/sys/fs/cgroup{containers.cgroups_path(cid)}/memory.events"]
+
+
+def _monitor_config(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str, mode: str) -> dict:
+    rt = env.runtime(st.config.runtime)
+    pid_file = os.path.join(rdir, "pid")
+    rlog = os.path.join(rdir, "runtime.log")
+    try:
+        os.unlink(rlog)
+    except FileNotFoundError:
+        pass
+    cfg = st.config
+    if mode == "create":
+        console = os.path.join(rdir, "console.sock") if cfg.tty else ""
+        if console and len(console) > 100:
+            raise Unavailable(f"container {st.name}: -t needs a --runroot path shorter than {100 - 80} characters")
+        argv = rt.create_argv(st.id, bundle, pid_file, log=rlog, console_socket=console)
+    else:
+        argv = rt.run_argv(st.id, bundle, pid_file, log=rlog)
+        console = ""
+    return {
+        "id": st.id, "mode": mode, "argv": argv, "pid_file": pid_file,
+        "log_path": env.log_path(st.id), "log_max_size": cfg.log_max_size, "log_max_file": cfg.log_max_file,
+        "exit_file": env.exit_file(st.id), "attach_socket": "attach.sock" if mode == "create" else "",
+        "console_socket": console, "tty": cfg.tty, "interactive": cfg.interactive,
+        "stacks_file": os.path.join(rdir, "stacks.txt"), "runtime_log": rlog, "oom_files": _oom_files(st.id),
+        "exit_command": [sys.executable, "-m", "pallet.cli.main", "--root", env.root, "--runroot", env.runroot,
+                         "--config", env.config_path, "container", "cleanup", st.id],
+        "rundir": rdir,
+    }
+
+
+def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int]:
+    """Exec a detached monitor that creates the container; return (monitor pid, container pid)."""
+    mcfg = _monitor_config(env, st, bundle, rdir, "create")
+    r, w = os.pipe()
+    mcfg["sync_fd"] = w
+    path = os.path.join(rdir, "monitor.json")
+    with open(path, "w") as f:
+        json.dump(mcfg, f)
+    with open(os.path.join(rdir, "monitor.err"), "ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", MONITOR_PY, path], pass_fds=[w], start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, cwd=rdir, close_fds=True,
+        )
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        line = f.read().decode(errors="replace").strip()
+    proc.returncode = 0  # never waited for: it outlives us (silences Popen's ResourceWarning)
+    if line.startswith("ok "):
+        return proc.pid, int(line[3:] or 0)
+    msg = line[6:] if line.startswith("error ") else "the monitor exited before creating the container"
+    raise StartError(f"container {st.name}: {_short_msg(msg)}", classify(msg))
+
+
+def _mark_running(env: ContainerEnv, cid: str, pid: int, monitor_pid: int) -> None:
+    with write(env.db):
+        table.update(env.db, cid, status="running", pid=pid, pid_start=containers.proc_start_time(pid) if pid else 0,
+                     monitor_pid=monitor_pid, started_at=time.time(), finished_at=0.0, exit_code=0, error="",
+                     oom_killed=0, stopped_by_user=0)
+
+
+def _start_failed(env: ContainerEnv, st: ContainerState, exc: StartError) -> None:
+    try:
+        containers.teardown_runtime(env, st, kill=True)
+    except PalletError:
+        pass
+    with write(env.db):
+        table.update(env.db, st.id, error=str(exc), exit_code=exc.exit_code, monitor_pid=0)
+
+
+def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
+    """Start `st` (its lock held by the caller) detached, under a monitor."""
+    if st.status == "running":
+        return st
+    if st.status == "paused":
+        raise WrongState(f"container {st.name} is paused: unpause it instead")
+    if st.status == "removing":
+        raise WrongState(f"container {st.name} is being removed: cannot start")
+    bundle, rdir = _prepare(env, st)
+    try:
+        mpid, pid = spawn_monitor(env, st, bundle, rdir)
+    except StartError as exc:
+        _start_failed(env, st, exc)
+        raise
+    rt = env.runtime(st.config.runtime)
+    try:
+        rt.start(st.id)
+    except PalletError as exc:
+        err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
+        _start_failed(env, st, err)
+        raise err from None
+    _mark_running(env, st.id, pid, mpid)
+    return containers.load(env, st.id)
+
+
+def start(env: ContainerEnv, ref: str) -> ContainerState:
+    cid = containers.resolve(env, ref)
+    with locked(env, cid):
+        containers.sync_one(env, cid)
+        return start_locked(env, containers.load(env, cid))
+
+
+def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None) -> int:
+    """`run` without -d: this process is the monitor; returns Docker's exit code."""
+    from pallet.engine.monitor.monitor import Monitor, runtime_error
+
+    with locked(env, st.id):
+        bundle, rdir = _prepare(env, st)
+        mcfg = _monitor_config(env, st, bundle, rdir, "run")
+        mcfg["forward_signals"] = True
+        mcfg["hide_runtime_error_prefix"] = f"{st.config.runtime} "
+        _mark_running(env, st.id, 0, os.getpid())
+    if st.config.tty:
+        proc = subprocess.Popen(mcfg["argv"])
+        code = proc.wait()
+        code = 128 - code if code < 0 else code
+        from pallet.engine.monitor.monitor import write_atomic
+
+        write_atomic(env.exit_file(st.id), json.dumps({"exit_code": code, "finished_at": time.time()}).encode())
+    else:
+        mon = Monitor(mcfg, local_out=(1, 2), local_in=stdin_fd)
+        code = mon.run()
+    err = runtime_error(mcfg["runtime_log"])
+    if err:
+        exc = StartError(f"container {st.name}: {_short_msg(err)}", classify(err))
+        _start_failed(env, st, exc)
+        with write(env.db):
+            table.update(env.db, st.id, status="created" if st.row.started_at == 0 else "exited")
+        if st.config.auto_remove:
+            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+        raise exc
+    cleanup(env, st.id, foreground=True)
+    return code
+
+
+# ---------------------------------------------------------------- exit handling
+
+
+def _should_restart(st: ContainerState) -> bool:
+    pol = st.config.restart
+    if st.row.stopped_by_user or pol.name == "no":
+        return False
+    if pol.name in ("always", "unless-stopped"):
+        return True
+    return st.row.exit_code != 0 and (pol.max_retries == 0 or st.row.restart_count < pol.max_retries)
+
+
+def cleanup(env: ContainerEnv, cid: str, *, foreground: bool = False) -> None:
+    """After the container's process exited: fold, delete runtime state, unmount; --rm; restart policy."""
+    try:
+        with locked(env, cid):
+            row = table.get(env.db, cid)
+            if row is None:
+                return
+            containers.sync_one(env, cid, row)
+            st = containers.load(env, cid)
+            if st.status in ACTIVE:
+                return
+            if foreground:  # the runtime's one-shot `run` deleted its own state
+                rootfs.unmount(env, st.row)
+            else:
+                try:
+                    containers.teardown_runtime(env, st, kill=False)
+                except PalletError:
+                    containers.teardown_runtime(env, st, kill=True)
+            if st.config.auto_remove:
+                pass
+            elif _should_restart(st) and not foreground:
+                with write(env.db):
+                    table.update(env.db, cid, restart_count=st.row.restart_count + 1)
+                time.sleep(0.1)  # Docker backs off; a short fixed delay keeps a crash loop cheap
+                try:
+                    start_locked(env, containers.load(env, cid))
+                except PalletError as exc:
+                    with write(env.db):
+                        table.update(env.db, cid, error=f"restart failed: {exc}")
+                return
+    except FileNotFoundError:
+        return
+    if st.config.auto_remove:
+        containers.remove(env, cid, force=True, volumes=True, resolved=True, torn_down=True)
+
+
+def wait_exit(env: ContainerEnv, cid: str, timeout: float | None) -> ContainerState | None:
+    """Poll until the container is no longer active; None on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        row = table.get(env.db, cid)
+        if row is None:
+            return None
+        containers.sync_one(env, cid, row)
+        st = containers.load(env, cid)
+        if st.status not in ACTIVE:
+            return st
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def stop(env: ContainerEnv, ref: str, timeout: int | None = None, signal_name: str | None = None) -> str:
+    st = containers.get(env, ref)
+    if st.status not in ACTIVE:
+        return st.id
+    with write(env.db):
+        table.update(env.db, st.id, stopped_by_user=1)
+    rt = env.runtime(st.config.runtime)
+    sig = signal_name or st.config.stop_signal or "SIGTERM"
+    t = st.config.stop_timeout if timeout is None else timeout
+    try:
+        rt.kill(st.id, sig)
+        if st.status == "paused":
+            rt.resume(st.id)
+    except PalletError:
+        pass
+    if t > 0 and wait_exit(env, st.id, t) is not None:
+        return st.id
+    try:
+        rt.kill(st.id, "SIGKILL", all_processes=True)
+    except PalletError:
+        containers.kill_cgroup(containers.cgroups_path(st.id))
+    if wait_exit(env, st.id, 10) is None:
+        raise Unavailable(f"container {st.name} did not exit after SIGKILL")
+    return st.id
+
+
+def kill(env: ContainerEnv, ref: str, signal_name: str = "SIGKILL") -> str:
+    st = containers.get(env, ref)
+    if st.status not in ACTIVE:
+        raise WrongState(f"container {st.name} is {st.status}: cannot kill")
+    sig = signal_name.upper()
+    if not sig.isdigit() and not sig.startswith("SIG"):
+        sig = "SIG" + sig
+    if sig in ("SIGKILL", "9", "SIGTERM", "15"):
+        with write(env.db):
+            table.update(env.db, st.id, stopped_by_user=1)
+    env.runtime(st.config.runtime).kill(st.id, sig)
+    return st.id
+
+
+def pause(env: ContainerEnv, ref: str) -> str:
+    st = containers.get(env, ref)
+    if st.status != "running":
+        raise WrongState(f"container {st.name} is {_human_status(st.status)}: cannot pause")
+    env.runtime(st.config.runtime).pause(st.id)
+    with write(env.db):
+        table.update(env.db, st.id, status="paused")
+    return st.id
+
+
+def unpause(env: ContainerEnv, ref: str) -> str:
+    st = containers.get(env, ref)
+    if st.status != "paused":
+        raise WrongState(f"container {st.name} is {_human_status(st.status)}: cannot unpause")
+    env.runtime(st.config.runtime).resume(st.id)
+    with write(env.db):
+        table.update(env.db, st.id, status="running")
+    return st.id
+
+
+def _human_status(status: str) -> str:
+    return {"exited": "stopped"}.get(status, status)
+
+
+def restart(env: ContainerEnv, ref: str, timeout: int | None = None) -> str:
+    cid = stop(env, ref, timeout)
+    with locked(env, cid):
+        st = containers.load(env, cid)
+        start_locked(env, st)
+    return cid
+
+
+def wait(env: ContainerEnv, ref: str) -> int:
+    st = containers.get(env, ref)
+    done = wait_exit(env, st.id, None)
+    if done is None:
+        rec = containers.read_exit(env, st.id)
+        return int(rec.get("exit_code", 0)) if rec else st.row.exit_code
+    return done.row.exit_code

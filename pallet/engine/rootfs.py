@@ -1,0 +1,99 @@
+"""A container's root filesystem: from an image through the overlay snapshotter, or a --rootfs dir.
+
+    prepare(env, cid, image)  -> snapshot key (writable layer on the image's top layer)
+    mount(env, row)           -> merged dir, mounted at containers/<id>/rootfs
+    unmount(env, row)         -> idempotent
+    remove(env, row)          -> the snapshot and its upper dir
+
+Everything image-specific goes through the images helper's API, imported
+lazily; until it exists an image reference is "not found".
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+
+from pallet.errors import NotFound, PalletError
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    ref: str
+    id: str
+    config: dict = field(default_factory=dict)  # the OCI image config's "config" object
+    top_layer: str = ""
+
+
+def merged_dir(env, cid: str) -> str:
+    return os.path.join(env.container_dir(cid), "rootfs")
+
+
+def _images(env):
+    try:
+        from pallet.engine import images
+    except ImportError:
+        return None
+    return images
+
+
+def resolve_image(env, ref: str) -> ImageInfo:
+    images = _images(env)
+    if images is None or not hasattr(images, "resolve_for_container"):
+        raise NotFound(f"image {ref} not found: import or load it first")
+    info = images.resolve_for_container(env.images, ref)
+    return ImageInfo(ref=ref, id=info["id"], config=info.get("config") or {}, top_layer=info.get("top_layer", ""))
+
+
+def prepare(env, cid: str, image: ImageInfo) -> str:
+    images = _images(env)
+    return images.prepare_container_rootfs(env.images, cid, image.id)
+
+
+def _is_mountpoint(path: str) -> bool:
+    try:
+        return os.path.ismount(path)
+    except OSError:
+        return False
+
+
+def mount(env, row) -> str:
+    if not row.snapshot:
+        return row.rootfs
+    target = merged_dir(env, row.id)
+    os.makedirs(target, exist_ok=True)
+    if _is_mountpoint(target):
+        return target
+    images = _images(env)
+    for m in images.container_rootfs_mounts(env.images, row.snapshot):
+        from pallet.linux.mount import mount as sys_mount
+
+        try:
+            sys_mount(m["source"], target, m["type"], 0, ",".join(m.get("options", ())))
+        except OSError as exc:
+            raise PalletError(f"container {row.id[:12]}: cannot mount its rootfs: {exc.strerror or exc} (is overlayfs available and the lower dirs intact?)") from None
+    return target
+
+
+def unmount(env, row) -> None:
+    if not row.snapshot:
+        return
+    target = merged_dir(env, row.id)
+    from pallet.linux.mount import MNT_DETACH, umount2
+
+    while _is_mountpoint(target):
+        try:
+            umount2(target, MNT_DETACH)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                break
+            raise
+
+
+def remove(env, row) -> None:
+    if not row.snapshot:
+        return
+    images = _images(env)
+    if images is not None and hasattr(images, "remove_container_rootfs"):
+        images.remove_container_rootfs(env.images, row.snapshot)

@@ -1,0 +1,187 @@
+"""The Runtime protocol and its implementations.
+
+A Runtime creates, starts, signals and deletes OCI containers from bundles.
+Lifecycle of one container, as the engine drives it:
+
+    create(id, bundle)      -> init process waits in the container (status "created")
+    start(id)               -> the user's process runs ("running")
+    kill(id, sig) / exits   -> ("stopped")
+    delete(id[, force])     -> runtime state and cgroup gone
+
+A detached container's init must be a child of its monitor (a subreaper), so
+the monitor itself runs the create step: `create_argv()` gives it the command
+line. `run()` is the foreground fast path: create, start and wait in one call.
+
+Implementations: `BinaryRuntime` drives any runc-compatible binary (runc,
+crun, pallet-runtime) through its command line; the in-process pallet runtime
+library is selected when present (see `open_runtime`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Protocol
+
+from pallet.errors import InvalidArgument, NotFound, PalletError, Unavailable
+
+
+class RuntimeError_(PalletError):
+    """The runtime refused an operation; the message is its own, one line."""
+
+
+class Runtime(Protocol):
+    name: str
+
+    def create_argv(self, cid: str, bundle: str, pid_file: str, *, log: str = "", console_socket: str = "") -> list[str]: ...
+    def run_argv(self, cid: str, bundle: str, pid_file: str, *, log: str = "") -> list[str]: ...
+    def start(self, cid: str) -> None: ...
+    def kill(self, cid: str, signal: str, all_processes: bool = False) -> None: ...
+    def delete(self, cid: str, force: bool = False) -> None: ...
+    def state(self, cid: str) -> dict | None: ...
+    def pause(self, cid: str) -> None: ...
+    def resume(self, cid: str) -> None: ...
+    def ps(self, cid: str) -> list[int]: ...
+    def exec_argv(self, cid: str, process_file: str, detach: bool, pid_file: str = "", *, log: str = "") -> list[str]: ...
+    def update(self, cid: str, resources: dict) -> None: ...
+
+
+_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+
+
+def runtime_message(stderr: str) -> str:
+    """The last error line of a runtime's stderr, without logrus decoration."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    m = _MSG.search(last)
+    if m:
+        return m.group(1).replace('\\"', '"').replace("\\\\", "\\")
+    return last.strip()
+
+
+@dataclass
+class BinaryRuntime:
+    """A runc-compatible binary driven through its CLI, with state under `state_root`."""
+
+    name: str
+    path: str
+    state_root: str
+    extra_args: tuple[str, ...] = ()
+
+    def _base(self) -> list[str]:
+        return [self.path, *self.extra_args, "--root", self.state_root]
+
+    def _call(self, *args: str, what: str, cid: str) -> str:
+        proc = subprocess.run([*self._base(), *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            msg = runtime_message(proc.stderr) or f"exit status {proc.returncode}"
+            if "does not exist" in msg or "not exist" in msg:
+                raise NotFound(f"container {cid[:12]} has no {self.name} state: {msg}")
+            raise RuntimeError_(f"{self.name} {what} {cid[:12]}: {msg}")
+        return proc.stdout
+
+    def _logged(self, log: str) -> list[str]:
+        return [*self._base(), "--log", log, "--log-format", "json"] if log else self._base()
+
+    def create_argv(self, cid: str, bundle: str, pid_file: str, *, log: str = "", console_socket: str = "") -> list[str]:
+        extra = ["--console-socket", console_socket] if console_socket else []
+        return [*self._logged(log), "create", "--bundle", bundle, "--pid-file", pid_file, *extra, cid]
+
+    def run_argv(self, cid: str, bundle: str, pid_file: str, *, log: str = "") -> list[str]:
+        return [*self._logged(log), "run", "--bundle", bundle, "--pid-file", pid_file, cid]
+
+    def start(self, cid: str) -> None:
+        self._call("start", cid, what="start", cid=cid)
+
+    def kill(self, cid: str, signal: str, all_processes: bool = False) -> None:
+        args = ["kill", *(["--all"] if all_processes else []), cid, signal]
+        self._call(*args, what="kill", cid=cid)
+
+    def delete(self, cid: str, force: bool = False) -> None:
+        self._call("delete", *(["--force"] if force else []), cid, what="delete", cid=cid)
+
+    def state(self, cid: str) -> dict | None:
+        proc = subprocess.run([*self._base(), "state", cid], capture_output=True, text=True)
+        if proc.returncode != 0:
+            return None
+        return json.loads(proc.stdout)
+
+    def pause(self, cid: str) -> None:
+        self._call("pause", cid, what="pause", cid=cid)
+
+    def resume(self, cid: str) -> None:
+        self._call("resume", cid, what="resume", cid=cid)
+
+    def ps(self, cid: str) -> list[int]:
+        out = self._call("ps", "--format", "json", cid, what="ps", cid=cid)
+        return json.loads(out or "[]") or []
+
+    def exec_argv(self, cid: str, process_file: str, detach: bool, pid_file: str = "", *, log: str = "") -> list[str]:
+        args = [*self._logged(log), "exec", "--process", process_file]
+        if detach:
+            args.append("--detach")
+        if pid_file:
+            args += ["--pid-file", pid_file]
+        return [*args, cid]
+
+    def update(self, cid: str, resources: dict) -> None:
+        proc = subprocess.run(
+            [*self._base(), "update", "--resources", "-", cid],
+            input=json.dumps(resources), capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError_(f"{self.name} update {cid[:12]}: {runtime_message(proc.stderr)}")
+
+
+# Known runtimes by name; daemon.json `runtimes` adds more ({"name": {"path": ..., "runtimeArgs": [...]}}).
+_BUILTIN_PATHS = {"runc": ("/usr/sbin/runc", "/usr/bin/runc"), "crun": ("/usr/bin/crun",)}
+
+
+def _which(name: str) -> str | None:
+    for d in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep) + ["/usr/sbin", "/usr/bin"]:
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def available(configured: dict | None = None) -> dict[str, str]:
+    """name -> path of every runtime pallet could use."""
+    found: dict[str, str] = {}
+    for name, paths in _BUILTIN_PATHS.items():
+        for p in paths:
+            if os.access(p, os.X_OK):
+                found[name] = p
+                break
+    pr = _which("pallet-runtime")
+    if pr:
+        found["pallet-runtime"] = pr
+    for name, spec in (configured or {}).items():
+        found[name] = spec.get("path", name)
+    return found
+
+
+def default_runtime_name() -> str:
+    return "runc"
+
+
+def open_runtime(name: str, runroot: str, configured: dict | None = None) -> Runtime:
+    """The runtime called `name`, its state kept under runroot/runtimes/<name>."""
+    configured = configured or {}
+    state_root = os.path.join(runroot, "runtimes", name)
+    if name in configured:
+        spec = configured[name]
+        path = spec.get("path") or _which(name)
+        if not path:
+            raise Unavailable(f"runtime {name!r}: no path configured and not found on PATH")
+        return BinaryRuntime(name=name, path=path, state_root=state_root, extra_args=tuple(spec.get("runtimeArgs", ())))
+    paths = available()
+    if name not in paths:
+        known = ", ".join(sorted(paths)) or "none"
+        raise InvalidArgument(f"unknown runtime {name!r}: available runtimes are {known}")
+    return BinaryRuntime(name=name, path=paths[name], state_root=state_root)

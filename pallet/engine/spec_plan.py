@@ -1,0 +1,203 @@
+"""Gather what spec_builder needs from the host and the rootfs, and write the bundle.
+
+The pure part is spec_builder.build_spec; here: host rlimits, the user from
+the rootfs' /etc/passwd (read with openat2 RESOLVE_IN_ROOT), the seccomp
+profile, namespace paths of `container:ID` modes, /etc/hostname, hosts,
+resolv.conf.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+
+from pallet.engine import spec_builder
+from pallet.engine.config import ULIMITS, ContainerConfig
+from pallet.errors import InvalidArgument, NotFound, WrongState
+
+
+def host_facts() -> spec_builder.HostFacts:
+    hard = {}
+    for rl in set(ULIMITS.values()):
+        num = getattr(resource, rl, None)
+        if num is None:
+            continue
+        h = resource.getrlimit(num)[1]
+        hard[rl] = -1 if h == resource.RLIM_INFINITY else h
+    return spec_builder.HostFacts(hard_limits=hard)
+
+
+_SECCOMP_CACHE: dict = {}
+
+
+def seccomp_for(env, cfg: ContainerConfig) -> dict | None:
+    """The OCI seccomp section: Docker's default profile (or the user's), specialised to the container's caps."""
+    if cfg.privileged or cfg.seccomp == "unconfined":
+        return None
+    key = (cfg.seccomp_profile, tuple(spec_builder.capabilities(cfg)))
+    if key not in _SECCOMP_CACHE:
+        _SECCOMP_CACHE[key] = _seccomp_uncached(cfg, list(key[1]))
+    return _SECCOMP_CACHE[key]
+
+
+def _seccomp_uncached(cfg: ContainerConfig, caps: list[str]) -> dict | None:
+    try:
+        from pallet.runtime import seccomp as sc
+    except ImportError:
+        return None
+    if cfg.seccomp_profile:
+        conv = getattr(sc, "docker_profile_to_oci", None)
+        if conv is None:
+            return None
+        try:
+            return conv(json.loads(cfg.seccomp_profile), caps)
+        except ValueError as exc:
+            raise InvalidArgument(f"seccomp profile {cfg.seccomp}: {exc}") from None
+    default = getattr(sc, "default_profile", None)
+    if default is None:
+        return None
+    prof = default(caps)
+    return prof if isinstance(prof, dict) else getattr(prof, "to_dict", lambda: prof)()
+
+
+def _read_in_root(root: str, path: str) -> str:
+    from pallet.linux.openat2 import open_in_root
+
+    rfd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = open_in_root(rfd, path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    finally:
+        os.close(rfd)
+    with os.fdopen(fd, "r", errors="replace") as f:
+        return f.read(1 << 20)
+
+
+def _table(text: str) -> list[list[str]]:
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def resolve_user(root: str, user: str, group_add: tuple[str, ...] = ()) -> tuple[int, int, tuple[int, ...]]:
+    """`-u` as Docker reads it: uid, uid:gid, name, name:group; names from the rootfs."""
+    if not user:
+        uid_s, gid_s = "0", ""
+    else:
+        uid_s, _, gid_s = user.partition(":")
+    passwd = None
+    if uid_s.isdigit():
+        uid = int(uid_s)
+        gid = None
+        passwd = _table(_read_in_root(root, "/etc/passwd"))
+        for p in passwd:
+            if len(p) > 3 and p[2] == uid_s and p[3].isdigit():
+                gid = int(p[3])
+                break
+    else:
+        passwd = _table(_read_in_root(root, "/etc/passwd"))
+        match = [p for p in passwd if p[0] == uid_s and len(p) > 3]
+        if not match:
+            raise NotFound(f"unable to find user {uid_s}: no matching entries in passwd file")
+        uid, gid = int(match[0][2]), int(match[0][3])
+    groups = None
+    if gid_s:
+        if gid_s.isdigit():
+            gid = int(gid_s)
+        else:
+            groups = _table(_read_in_root(root, "/etc/group"))
+            g = [x for x in groups if x[0] == gid_s and len(x) > 2]
+            if not g:
+                raise NotFound(f"unable to find group {gid_s}: no matching entries in group file")
+            gid = int(g[0][2])
+    extra = []
+    for ga in group_add:
+        if ga.isdigit():
+            extra.append(int(ga))
+        else:
+            groups = groups or _table(_read_in_root(root, "/etc/group"))
+            g = [x for x in groups if x[0] == ga and len(x) > 2]
+            if not g:
+                raise NotFound(f"unable to find group {ga}: no matching entries in group file")
+            extra.append(int(g[0][2]))
+    return uid, gid or 0, tuple(extra)
+
+
+def _ns_path(env, mode: str, kind: str) -> str:
+    from pallet.engine import containers
+
+    ref = mode.partition(":")[2]
+    st = containers.get(env, ref)
+    if st.status not in ("running", "paused") or not st.row.pid:
+        raise WrongState(f"container {st.name} is {st.status}: cannot join its {kind} namespace")
+    return f"/proc/{st.row.pid}/ns/{kind}"
+
+
+def check(env, cfg: ContainerConfig) -> None:
+    """Plan the spec with a stand-in rootfs: bad caps, ulimits, seccomp profiles fail here, at create."""
+    for mode in (cfg.network_mode, cfg.pid_mode, cfg.ipc_mode):
+        if mode.startswith("container:"):
+            from pallet.engine import containers
+
+            containers.resolve(env, mode.partition(":")[2])
+    resolved = spec_builder.Resolved(rootfs="/", seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
+                                     bind_sources=tuple(m.source for m in cfg.mounts))
+    spec_builder.build_spec(cfg, resolved, host_facts())
+
+
+def write_bundle(env, st, rootfs_dir: str) -> str:
+    """Write config.json and the /etc files for one start; return the bundle dir."""
+    from pallet.engine.containers import cgroups_path, mount_sources
+
+    cfg = st.config
+    cdir = env.container_dir(st.id)
+    uid, gid, extra = resolve_user(rootfs_dir, cfg.user, cfg.group_add)
+    hostname = cfg.hostname or st.id[:12]
+    files = {}
+    if cfg.network_mode != "host" and cfg.uts_mode != "host":
+        files["hostname"] = hostname + "\n"
+    files["hosts"] = f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    try:
+        with open("/etc/resolv.conf") as f:
+            files["resolv.conf"] = f.read()
+    except OSError:
+        files["resolv.conf"] = ""
+    if cfg.network_mode == "host":
+        try:
+            with open("/etc/hosts") as f:
+                files["hosts"] = f.read()
+        except OSError:
+            pass
+    for name, text in files.items():
+        with open(os.path.join(cdir, name), "w") as f:
+            f.write(text)
+    resolved = spec_builder.Resolved(
+        rootfs=rootfs_dir, uid=uid, gid=gid, additional_gids=extra,
+        bind_sources=mount_sources(env, cfg),
+        hostname_file=os.path.join(cdir, "hostname") if "hostname" in files else "",
+        hosts_file=os.path.join(cdir, "hosts"), resolv_file=os.path.join(cdir, "resolv.conf"),
+        cgroups_path=cgroups_path(st.id),
+        netns_path=_ns_path(env, cfg.network_mode, "net") if cfg.network_mode.startswith("container:") else "",
+        pidns_path=_ns_path(env, cfg.pid_mode, "pid") if cfg.pid_mode.startswith("container:") else "",
+        ipcns_path=_ns_path(env, cfg.ipc_mode, "ipc") if cfg.ipc_mode.startswith("container:") else "",
+        seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
+    )
+    spec = spec_builder.build_spec(cfg, resolved, host_facts())
+    if cfg.init:
+        spec["process"]["args"] = ["/dev/init", "--", *spec["process"]["args"]]
+        spec["mounts"].append({"destination": "/dev/init", "type": "bind", "source": _init_binary(),
+                               "options": ["rbind", "ro", "rprivate"]})
+    tmp = os.path.join(cdir, "config.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(spec, f)
+    os.replace(tmp, os.path.join(cdir, "config.json"))
+    return cdir
+
+
+def _init_binary() -> str:
+    """--init: a minimal init that reaps zombies. busybox-static's has none suitable; tini or catatonit if present."""
+    for p in ("/usr/bin/tini-static", "/usr/bin/tini", "/usr/libexec/podman/catatonit", "/usr/bin/catatonit",
+              "/usr/bin/docker-init"):
+        if os.access(p, os.X_OK):
+            return p
+    raise NotFound("--init needs an init binary (tini or catatonit) on this host")

@@ -1,0 +1,47 @@
+"""Disk usage of containers: writable layer (upper dir) and virtual size, Docker's human units."""
+
+from __future__ import annotations
+
+import os
+
+
+def human_size(n: float) -> str:
+    """Docker's units.HumanSize: decimal units, 3 significant digits."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000.0
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def dir_usage(path: str) -> int:
+    total = 0
+    seen = set()
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+def container_size(env, st) -> tuple[int, int]:
+    """(writable layer bytes, virtual bytes = image + writable)."""
+    if st.row.snapshot:
+        try:
+            from pallet.engine import images
+
+            fn = getattr(images, "container_rootfs_usage", None)
+            if fn is not None:
+                return fn(env.images, st.row.snapshot)
+        except ImportError:
+            pass
+        return 0, 0
+    size = dir_usage(st.config.rootfs_dir) if st.config.rootfs_dir else 0
+    return 0, size

@@ -1,0 +1,75 @@
+"""capget(2)/capset(2) and the capability table (include/uapi/linux/capability.h)."""
+
+from __future__ import annotations
+
+import ctypes
+
+from pallet.linux._libc import call, libc
+
+CAPS: dict[str, int] = {
+    name: i
+    for i, name in enumerate(
+        (
+            "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+            "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+            "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+            "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+            "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+            "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+            "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+            "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+            "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        )
+    )
+}
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class CapHeader(ctypes.Structure):
+    """struct __user_cap_header_struct { __u32 version; int pid; };"""
+
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapData(ctypes.Structure):
+    """struct __user_cap_data_struct { __u32 effective, permitted, inheritable; };  (two of them in v3)"""
+
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return max(CAPS.values())
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    """(effective, permitted, inheritable) as 64-bit masks."""
+    hdr = CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
+    data = (CapData * 2)()
+    call(libc.capget, ctypes.byref(hdr), data, what=f"capget pid={pid}")
+    return tuple(data[0].__getattribute__(k) | (data[1].__getattribute__(k) << 32) for k in ("effective", "permitted", "inheritable"))  # type: ignore[return-value]
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    hdr = CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (CapData * 2)()
+    for i in (0, 1):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    call(libc.capset, ctypes.byref(hdr), data, what=f"capset eff={effective:#x} prm={permitted:#x} inh={inheritable:#x}")
+
+
+def mask(names) -> int:
+    """Bit mask of capability names; unknown names raise ValueError naming the cap."""
+    m = 0
+    for name in names:
+        if name not in CAPS:
+            raise ValueError(f"unknown capability {name!r}")
+        m |= 1 << CAPS[name]
+    return m

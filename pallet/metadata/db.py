@@ -1,0 +1,99 @@
+"""The engine database: SQLite in WAL mode, one writer at a time, versioned schema.
+
+    conn = open_db(root)      # pallet.db under --root; migrated to the latest version
+    with write(conn): ...     # BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)
+
+Migrations: `MIGRATIONS` is an ordered list of (version, description,
+function). The schema version lives in `PRAGMA user_version`; `migrate()`
+runs the missing ones in one immediate transaction, so parallel commands
+opening an old database migrate it once. To add a table: write its module
+with a `SCHEMA` list and append a migration here that runs it (never edit a
+released migration; add a new one that ALTERs).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Callable
+
+from pallet.errors import PalletError
+
+FILENAME = "pallet.db"
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _run(*modules) -> Callable[[sqlite3.Connection], None]:
+    def apply(conn: sqlite3.Connection) -> None:
+        for mod in modules:
+            for stmt in mod.SCHEMA:
+                conn.execute(stmt)
+    return apply
+
+
+def _v1(conn):
+    from pallet.metadata import images, layers, snapshots
+    _run(images, layers, snapshots)(conn)
+
+
+def _v2(conn):
+    from pallet.metadata import containers, volumes
+    _run(containers, volumes)(conn)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
+    (1, "images, image names, layers, snapshots", _v1),
+    (2, "containers, volumes", _v2),
+]
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1][0]
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def open_db(root: str) -> sqlite3.Connection:
+    os.makedirs(root, exist_ok=True)
+    conn = connect(os.path.join(root, FILENAME))
+    migrate(conn)
+    return conn
+
+
+def version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the latest version; return the version reached."""
+    if version(conn) == latest_version():
+        return latest_version()
+    with write(conn):
+        current = version(conn)  # re-read under the write lock: another command may have migrated
+        if current > latest_version():
+            raise PalletError(f"database schema version {current} is newer than this pallet ({latest_version()}): upgrade pallet")
+        for ver, _desc, apply in MIGRATIONS:
+            if ver > current:
+                apply(conn)
+                conn.execute(f"PRAGMA user_version = {ver}")
+    return latest_version()
+
+
+@contextmanager
+def write(conn: sqlite3.Connection):
+    """One write transaction; BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlock)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,49 @@
+"""Content digests (`sha256:<64 hex>`) and the chain ID of a layer stack.
+
+Only sha256 is produced; sha512 is accepted when parsing, as the OCI image
+spec allows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from pallet.errors import InvalidArgument
+
+_ALGOS = {"sha256": 64, "sha512": 128}
+_DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)")
+
+
+def validate(digest: str) -> str:
+    """Return `digest` if it is `algo:hex` with a known algorithm and length, else raise."""
+    m = _DIGEST.fullmatch(digest or "")
+    if not m or _ALGOS.get(m.group(1)) != len(m.group(2)):
+        raise InvalidArgument(f"invalid digest {digest!r}: expected sha256:<64 hex digits>")
+    return digest
+
+
+def is_digest(text: str) -> bool:
+    m = _DIGEST.fullmatch(text or "")
+    return bool(m and _ALGOS.get(m.group(1)) == len(m.group(2)))
+
+
+def hex_of(digest: str) -> str:
+    return validate(digest).split(":", 1)[1]
+
+
+def algorithm(digest: str) -> str:
+    return validate(digest).split(":", 1)[0]
+
+
+def of_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
+    out: list[str] = []
+    for d in diff_ids:
+        validate(d)
+        out.append(d if not out else of_bytes(f"{out[-1]} {d}".encode()))
+    return out

@@ -1,0 +1,320 @@
+"""The container side of create (stage 1 and stage 2) and of exec.
+
+Runs in forked children of a single-threaded parent; never returns: every
+path ends in execve or `os._exit`, and every error is first sent to the
+parent as `ChildError` (see sync.py for the protocol).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pallet.linux import ns, prctl
+from pallet.oci.runtime_spec import Process, frozen
+from pallet.runtime.process import sync
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Join order: the user ns first, so its owner's rights cover the others; mnt late.
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+
+@frozen
+class InitConfig:
+    """Everything the init needs, built by the parent before fork (inherited, never sent)."""
+
+    spec: object  # pallet.oci.runtime_spec.Spec
+    container_id: str
+    plan: object | None  # rootfs.RootfsPlan; None without a new mount ns
+    sock: object  # our end of the sync socketpair
+    fifo_fd: int  # O_PATH fd of exec.fifo
+    stub_fd: int | None  # sealed memfd with the exec stub
+    console_fd: int | None  # connected --console-socket
+    preserve_fds: int
+    seccomp_program: object | None
+    join: tuple  # ((nstype, clone flag, path), ...) in JOIN_ORDER
+    unshare_flags: int  # new namespaces other than user
+    new_userns: bool
+    lo_up: bool  # a new net ns: bring lo up
+
+
+def describe(exc: BaseException) -> str:
+    """One line: the message our syscall layer built, or `path: reason`."""
+    if isinstance(exc, OSError):
+        msg = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) not in msg:
+            msg = f"{exc.filename}: {msg[:1].lower() + msg[1:]}"
+        return msg
+    if isinstance(exc, sync.ProtocolError):
+        return str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def _fail(sock, exc: BaseException) -> None:
+    try:
+        sync.send(sock, sync.ChildError(message=describe(exc)))
+    except BaseException:
+        pass
+    os._exit(1)
+
+
+# ---------------------------------------------------------------- stage 1
+
+
+def stage1(cfg: InitConfig) -> None:
+    """Join and create namespaces, then fork stage 2 into them."""
+    sock = cfg.sock
+    try:
+        # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
+        prctl.set_dumpable(False)
+        sync.expect(sock, sync.Go)
+        fds = []
+        for nstype, flag, path in cfg.join:
+            try:
+                fds.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag, path))
+            except OSError as exc:
+                raise OSError(exc.errno, f"open {nstype} namespace {path}: {exc.strerror}") from None
+        for fd, flag, path in fds:
+            ns.setns(fd, flag, path)
+            os.close(fd)
+        if cfg.new_userns:
+            ns.unshare(ns.CLONE_NEWUSER)
+            sync.send(sock, sync.NeedIdMaps())
+            sync.expect(sock, sync.IdMapsDone)
+            try:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            except OSError as exc:
+                raise OSError(exc.errno, f"become root in the user namespace: {exc.strerror} (is 0 mapped?)") from None
+        if cfg.unshare_flags:
+            ns.unshare(cfg.unshare_flags)
+        pid = os.fork()
+        if pid == 0:
+            stage2(cfg)
+        sync.send(sock, sync.Stage2Pid(pid=pid))
+        os._exit(0)
+    except BaseException as exc:
+        _fail(sock, exc)
+
+
+# ---------------------------------------------------------------- stage 2
+
+
+def stage2(cfg: InitConfig) -> None:
+    sock = cfg.sock
+    spec = cfg.spec
+    proc: Process = spec.process
+    try:
+        setup = sync.expect(sock, sync.Setup)
+        state = dict(setup.state)
+        if cfg.lo_up:
+            from pallet.linux.netif import set_up
+
+            set_up("lo")
+        if proc.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc.oom_score_adj))
+        root_fd = None
+        if cfg.plan is not None:
+            from pallet.runtime import rootfs
+
+            root_fd = rootfs.prepare(cfg.plan)
+        hooks = spec.hooks
+        if hooks and (hooks.get("prestart") or hooks.get("createRuntime")):
+            sync.send(sock, sync.RunHooks())
+            sync.expect(sock, sync.HooksDone)
+        if hooks and hooks.get("createContainer"):
+            from pallet.runtime.hooks import run_hooks
+
+            run_hooks("createContainer", hooks.get("createContainer"), state)
+        if cfg.plan is not None:
+            rootfs.switch_root(cfg.plan, root_fd)
+            os.close(root_fd)
+        if spec.hostname:
+            from pallet.linux.misc import sethostname
+
+            sethostname(spec.hostname)
+        if spec.domainname:
+            from pallet.linux.misc import setdomainname
+
+            setdomainname(spec.domainname)
+        for key, value in spec.linux.sysctl.items():
+            path = "/proc/sys/" + key.replace(".", "/")
+            try:
+                with open(path, "w") as f:
+                    f.write(value)
+            except OSError as exc:
+                raise OSError(exc.errno, f"sysctl {key}={value}: {exc.strerror}") from None
+        if cfg.plan is not None:
+            rootfs.finish(cfg.plan)
+        if proc.terminal:
+            setup_console(cfg.console_fd, proc, console_bind=cfg.plan is not None)
+        exe, env = prepare_process(proc, cfg.seccomp_program)
+        sync.send(sock, sync.Ready())
+        sock.close()
+    except BaseException as exc:
+        _fail(sock, exc)
+    # From here the parent is gone (create returned): errors go to our stderr.
+    try:
+        fd = os.open(f"/proc/self/fd/{cfg.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.close(cfg.fifo_fd)
+        finish_process(proc, cfg.seccomp_program)
+        if spec.hooks and spec.hooks.get("startContainer"):
+            from pallet.runtime.hooks import run_hooks
+
+            state["status"] = "created"
+            state["pid"] = os.getpid()
+            run_hooks("startContainer", spec.hooks.get("startContainer"), state)
+        exec_process(proc, exe, env, cfg.stub_fd, cfg.preserve_fds)
+    except BaseException as exc:
+        sys.stderr.write(f"pallet-runtime: container {cfg.container_id}: {describe(exc)}\n")
+        sys.stderr.flush()
+        os._exit(127)
+
+
+# ---------------------------------------------------------------- the process (init and exec)
+
+
+def setup_console(console_fd: int | None, proc: Process, console_bind: bool) -> None:
+    """Open a pty from the container's devpts, hand the master over --console-socket, make the slave our tty."""
+    from pallet.linux import mount as m
+    from pallet.linux import tty
+
+    if console_fd is None:
+        raise OSError(22, "process.terminal is set but there is no console socket")
+    master, slave_path = tty.open_pty("/dev/ptmx")
+    if proc.console_size:
+        tty.set_winsize(master, proc.console_size[0], proc.console_size[1])
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    if console_bind:
+        try:
+            if not os.path.exists("/dev/console"):
+                os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            m.mount(slave_path, "/dev/console", None, m.MS_BIND)
+        except OSError:
+            pass  # a read-only /dev: the console link is a convenience
+    tty.send_fd(console_fd, master, slave_path)
+    os.close(master)
+    os.close(console_fd)
+    os.setsid()
+    tty.set_controlling(slave)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+
+
+def process_env(proc: Process, home: str) -> list[str]:
+    env = list(proc.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home}")
+    return env
+
+
+def lookpath(arg0: str, env: list[str]) -> str:
+    """The executable `arg0` names, checked now so a bad one is a create-time error."""
+    import stat
+
+    def check(path: str) -> str:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            from pallet.linux._libc import strerror
+
+            raise OSError(exc.errno, f"exec {arg0}: {strerror(exc.errno)}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise OSError(21, f"exec {arg0}: is a directory")
+        if not os.access(path, os.X_OK):
+            raise OSError(13, f"exec {arg0}: permission denied")
+        return path
+
+    if "/" in arg0:
+        return check(arg0)
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    for d in path.split(":"):
+        cand = os.path.join(d or ".", arg0)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    raise OSError(2, f'exec {arg0}: executable file not found in $PATH')
+
+
+def prepare_process(proc: Process, seccomp_program, *, extra_gids: bool = True) -> tuple[str, list[str]]:
+    """rlimits, cwd, executable, user and capabilities: everything before the exec fifo."""
+    from pallet.runtime import rlimits, userns
+
+    rlimits.apply(proc.rlimits)
+    _chdir(proc.cwd)
+    name, home = userns.lookup_user(proc.user.uid)
+    env = process_env(proc, home)
+    exe = lookpath(proc.args[0], env)
+    if proc.no_new_privileges:
+        prctl.set_no_new_privs()
+    elif seccomp_program is not None:
+        # Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before we drop it (runc's order).
+        from pallet.runtime.seccomp import install_filter
+
+        install_filter(seccomp_program)
+    caps = proc.capabilities
+    if caps is not None:
+        from pallet.runtime import capabilities
+
+        capabilities.drop_bounding(caps)
+        prctl.set_keepcaps(True)
+    gids = list(proc.user.additional_gids)
+    if extra_gids:
+        gids = sorted(set(gids) | set(userns.member_gids(name))) if name else gids
+    try:
+        os.setgroups(gids)
+    except OSError as exc:
+        if not (exc.errno == 1 and not gids):  # setgroups denied in this user ns: nothing to drop anyway
+            raise OSError(exc.errno, f"setgroups {gids}: {exc.strerror}") from None
+    try:
+        os.setresgid(proc.user.gid, proc.user.gid, proc.user.gid)
+        os.setresuid(proc.user.uid, proc.user.uid, proc.user.uid)
+    except OSError as exc:
+        raise OSError(exc.errno, f"set user {proc.user.uid}:{proc.user.gid}: {exc.strerror}") from None
+    if caps is not None:
+        prctl.set_keepcaps(False)
+        capabilities.apply(caps)
+    _chdir(proc.cwd)  # again as the user: the permission check that counts
+    os.umask(0o022 if proc.user.umask is None else proc.user.umask)
+    return exe, env
+
+
+def _chdir(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        from pallet.linux._libc import strerror
+
+        raise OSError(exc.errno, f"chdir {cwd}: {strerror(exc.errno)}") from None
+
+
+def finish_process(proc: Process, seccomp_program) -> None:
+    """Set seccomp as close to execve as possible when no_new_privs allows it."""
+    if seccomp_program is not None and proc.no_new_privileges:
+        from pallet.runtime.seccomp import install_filter
+
+        install_filter(seccomp_program)
+
+
+def exec_process(proc: Process, exe: str, env: list[str], stub_fd: int | None, preserve_fds: int) -> None:
+    from pallet.linux.misc import cloexec_from
+    from pallet.runtime.execstub import exec_program
+
+    # CVE-2024-21626: no host fd beyond stdio and --preserve-fds survives the exec.
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    cloexec_from(3 + preserve_fds)
+    if stub_fd is not None and stub_fd < 3 + preserve_fds:
+        stub_fd = None  # cannot happen with the parent's layout; never exec a preserved fd
+    try:
+        exec_program(stub_fd, exe, list(proc.args), env)
+    except OSError as exc:
+        from pallet.linux._libc import strerror
+
+        raise OSError(exc.errno, f"exec {proc.args[0]}: {strerror(exc.errno)}") from None

@@ -1,0 +1,127 @@
+"""The typed parent <-> init protocol over a SOCK_SEQPACKET socketpair.
+
+One frozen value per message; each travels as one JSON datagram
+{"type": <class name>, ...fields}. The child ALWAYS answers with
+`ChildError` instead of dying silently, so the user reads the child's own
+message ("exec /bin/nope: no such file or directory"), never "EOF".
+
+    parent (pallet-runtime)         stage 1 (fork)                 stage 2 (fork; PID 1 of the container)
+      | fork ------------------------> |
+      | cgroup create, add_pid(stage1),|
+      | apply resources                |
+      | ---- Go -----------------------> | non-dumpable; setns joins;
+      |                                | unshare(CLONE_NEWUSER)?
+      | <--- NeedIdMaps --------------- |    (only with a new user ns)
+      | write uid_map/setgroups/gid_map |
+      | ---- IdMapsDone --------------> | unshare(the other new ns); fork -> |
+      | <--- Stage2Pid(pid) ----------- | _exit(0)                           |
+      | waitpid(stage 1)                                                     |
+      | ---- Setup(state) --------------------------------------------------> | mounts, devices (before pivot)
+      | <--- RunHooks ------------------------------------------------------- |    (only with prestart/createRuntime hooks)
+      | run prestart, createRuntime hooks                                     |
+      | ---- HooksDone -----------------------------------------------------> | createContainer hooks; pivot_root;
+      |                                                                       | masked/readonly paths, sysctl, tty,
+      |                                                                       | rlimits, cwd, exe lookup, user, caps
+      | <--- Ready ---------------------------------------------------------- | close socket; block opening exec.fifo
+      |                                                                       |   (`start` opens it) -> execve
+      any step: <--- ChildError(message) --- and the child exits 1
+"""
+
+from __future__ import annotations
+
+from pallet.oci.runtime_spec import dumps, frozen, loads
+
+
+@frozen
+class Go:
+    """Parent -> stage 1: the cgroup is ready, go on."""
+
+
+@frozen
+class NeedIdMaps:
+    """Stage 1 -> parent: I unshared a user ns; write my uid/gid maps."""
+
+
+@frozen
+class IdMapsDone:
+    """Parent -> stage 1."""
+
+
+@frozen
+class Stage2Pid:
+    """Stage 1 -> parent: the container's init, as a pid of the parent's pid ns."""
+
+    pid: int
+
+
+@frozen
+class Setup:
+    """Parent -> stage 2: the OCI state (JSON object) hooks receive on stdin."""
+
+    state: dict
+
+
+@frozen
+class RunHooks:
+    """Stage 2 -> parent: mounts are done; run prestart and createRuntime hooks now."""
+
+
+@frozen
+class HooksDone:
+    """Parent -> stage 2."""
+
+
+@frozen
+class Ready:
+    """Stage 2 -> parent: set up; blocking on the exec fifo."""
+
+
+@frozen
+class ExecPid:
+    """Exec's middle process -> parent: the pid of the process that joined the container."""
+
+    pid: int
+
+
+@frozen
+class ChildError:
+    """Child -> parent: the one-line reason the child is about to exit 1."""
+
+    message: str
+
+
+MESSAGES = {cls.__name__: cls for cls in (Go, NeedIdMaps, IdMapsDone, Stage2Pid, Setup, RunHooks, HooksDone, Ready, ExecPid, ChildError)}
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def send(sock, msg) -> None:
+    body = {"type": type(msg).__name__}
+    body.update({k: getattr(msg, k) for k in msg.__fields__})
+    sock.send(dumps(body).encode())
+
+
+def recv(sock):
+    """The next message, or None at EOF."""
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+            break
+        except InterruptedError:
+            continue
+    if not data:
+        return None
+    body = loads(data.decode())
+    cls = MESSAGES[body.pop("type")]
+    return cls(**body)
+
+
+def expect(sock, cls):
+    msg = recv(sock)
+    if isinstance(msg, cls):
+        return msg
+    if isinstance(msg, ChildError):
+        raise ProtocolError(msg.message)
+    raise ProtocolError(f"expected {cls.__name__}, got {type(msg).__name__ if msg else 'EOF'}")

@@ -1,0 +1,459 @@
+"""The container's root filesystem: plan the mounts (pure), then apply them.
+
+`plan(spec, bundle, ...)` returns a `RootfsPlan` value that unit tests
+check without root. `prepare(plan)` runs in the container init inside its
+new mount namespace, before pivot_root: every destination is resolved by
+the kernel inside the rootfs (openat2 RESOLVE_IN_ROOT) and mounted through
+/proc/self/fd/N, so a symlink in the image never sends a mount out of it
+(CVE-2021-30465). `switch_root(plan)` pivots (old root detached) or, with
+--no-pivot, moves and chroots. `finish(plan)` applies masked and
+read-only paths and root.readonly once inside.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from pallet.linux import mount as m
+from pallet.linux.openat2 import open_in_root
+from pallet.oci.runtime_spec import Spec, frozen
+
+# option -> (clear the flag?, flag); mount(8)'s names
+FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
+    "defaults": (False, 0),
+    "ro": (False, m.MS_RDONLY), "rw": (True, m.MS_RDONLY),
+    "nosuid": (False, m.MS_NOSUID), "suid": (True, m.MS_NOSUID),
+    "nodev": (False, m.MS_NODEV), "dev": (True, m.MS_NODEV),
+    "noexec": (False, m.MS_NOEXEC), "exec": (True, m.MS_NOEXEC),
+    "sync": (False, m.MS_SYNCHRONOUS), "async": (True, m.MS_SYNCHRONOUS),
+    "dirsync": (False, m.MS_DIRSYNC),
+    "remount": (False, m.MS_REMOUNT),
+    "mand": (False, m.MS_MANDLOCK), "nomand": (True, m.MS_MANDLOCK),
+    "noatime": (False, m.MS_NOATIME), "atime": (True, m.MS_NOATIME),
+    "nodiratime": (False, m.MS_NODIRATIME), "diratime": (True, m.MS_NODIRATIME),
+    "relatime": (False, m.MS_RELATIME), "norelatime": (True, m.MS_RELATIME),
+    "strictatime": (False, m.MS_STRICTATIME), "nostrictatime": (True, m.MS_STRICTATIME),
+    "lazytime": (False, m.MS_LAZYTIME), "nolazytime": (True, m.MS_LAZYTIME),
+    "nosymfollow": (False, m.MS_NOSYMFOLLOW), "symfollow": (True, m.MS_NOSYMFOLLOW),
+    "bind": (False, m.MS_BIND), "rbind": (False, m.MS_BIND | m.MS_REC),
+}
+PROPAGATION_OPTIONS: dict[str, int] = {
+    "private": m.MS_PRIVATE, "rprivate": m.MS_PRIVATE | m.MS_REC,
+    "shared": m.MS_SHARED, "rshared": m.MS_SHARED | m.MS_REC,
+    "slave": m.MS_SLAVE, "rslave": m.MS_SLAVE | m.MS_REC,
+    "unbindable": m.MS_UNBINDABLE, "runbindable": m.MS_UNBINDABLE | m.MS_REC,
+}
+# Options other runtimes define that change nothing here.
+IGNORED_OPTIONS = frozenset({"tmpcopyup", "idmap", "ridmap", "copy-symlink", "recursive"})
+
+# Flags the kernel locks on a mount seen from a less privileged user ns:
+# a bind remount must repeat them or it fails with EPERM.
+_STATVFS_LOCKED = {
+    os.ST_RDONLY: m.MS_RDONLY, os.ST_NOSUID: m.MS_NOSUID, os.ST_NODEV: m.MS_NODEV,
+    os.ST_NOEXEC: m.MS_NOEXEC, os.ST_NOATIME: m.MS_NOATIME, os.ST_NODIRATIME: m.MS_NODIRATIME,
+    os.ST_RELATIME: m.MS_RELATIME,
+}
+
+# (path, major, minor): the devices every container gets (runtime spec "Default Devices")
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+DEFAULT_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+DEVICE_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+@frozen
+class MountStep:
+    destination: str  # inside the container
+    source: str | None
+    fstype: str | None
+    flags: int  # of the first mount(2)
+    data: str | None
+    remount_flags: int | None = None  # bind mounts: MS_BIND|MS_REMOUNT|these afterwards
+    propagation: tuple[int, ...] = ()
+    bind: bool = False
+    cgroup: bool = False  # expanded when applied: depends on the host's hierarchies
+
+
+@frozen
+class DeviceNode:
+    path: str
+    type: str  # c, b, p
+    major: int
+    minor: int
+    mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+
+@frozen
+class RootfsPlan:
+    rootfs: str
+    root_propagation: int
+    mounts: tuple[MountStep, ...]
+    devices: tuple[DeviceNode, ...]
+    bind_devices: bool  # in a user ns mknod is refused: bind the host's node instead
+    symlinks: tuple[tuple[str, str], ...]
+    masked_paths: tuple[str, ...]
+    readonly_paths: tuple[str, ...]
+    readonly_root: bool
+    no_pivot: bool
+
+
+def parse_options(options) -> tuple[int, tuple[int, ...], str | None]:
+    """(flags, propagation flags, data) from a mount's option list."""
+    flags = 0
+    prop = []
+    data = []
+    for opt in options:
+        if opt in FLAG_OPTIONS:
+            clear, bit = FLAG_OPTIONS[opt]
+            flags = flags & ~bit if clear else flags | bit
+        elif opt in PROPAGATION_OPTIONS:
+            prop.append(PROPAGATION_OPTIONS[opt])
+        elif opt not in IGNORED_OPTIONS:
+            data.append(opt)
+    return flags, tuple(prop), ",".join(data) or None
+
+
+def plan_mount(mnt, bundle: str) -> MountStep:
+    flags, prop, data = parse_options(mnt.options)
+    bind = mnt.type == "bind" or bool(flags & m.MS_BIND)
+    if bind:
+        flags |= m.MS_BIND
+        source = mnt.source if mnt.source.startswith("/") else os.path.join(bundle, mnt.source)
+        extra = flags & ~(m.MS_BIND | m.MS_REC | m.MS_REMOUNT)
+        return MountStep(
+            destination=mnt.destination, source=source, fstype=None,
+            flags=flags & (m.MS_BIND | m.MS_REC), data=None,
+            remount_flags=extra or None, propagation=prop, bind=True,
+        )
+    return MountStep(
+        destination=mnt.destination, source=mnt.source or mnt.type, fstype=mnt.type,
+        flags=flags, data=data, propagation=prop, cgroup=mnt.type == "cgroup",
+    )
+
+
+def plan(spec: Spec, bundle: str, *, no_pivot: bool = False, in_userns: bool = False) -> RootfsPlan:
+    linux = spec.linux
+    rootfs = spec.root.path if spec.root.path.startswith("/") else os.path.join(bundle, spec.root.path)
+    mounts = tuple(plan_mount(x, bundle) for x in spec.mounts)
+    dev_bound = any(s.bind and s.destination.rstrip("/") == "/dev" for s in mounts)
+    devices: dict[str, DeviceNode] = {}
+    if not dev_bound:
+        for path, major, minor in DEFAULT_DEVICES:
+            devices[path] = DeviceNode(path=path, type="c", major=major, minor=minor)
+    for d in linux.devices:
+        devices[d.path] = DeviceNode(
+            path=d.path, type="c" if d.type == "u" else d.type, major=d.major, minor=d.minor,
+            mode=0o666 if d.file_mode is None else d.file_mode & 0o7777,
+            uid=d.uid or 0, gid=d.gid or 0,
+        )
+    symlinks = () if dev_bound else DEFAULT_SYMLINKS
+    return RootfsPlan(
+        rootfs=rootfs,
+        root_propagation=PROPAGATION_OPTIONS.get(linux.rootfs_propagation, m.MS_SLAVE | m.MS_REC),
+        mounts=mounts,
+        devices=tuple(devices.values()),
+        bind_devices=in_userns,
+        symlinks=symlinks,
+        masked_paths=linux.masked_paths,
+        readonly_paths=linux.readonly_paths,
+        readonly_root=spec.root.readonly,
+        no_pivot=no_pivot,
+    )
+
+
+# ---------------------------------------------------------------- apply
+
+
+def _fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def ensure(root_fd: int, path: str, is_dir: bool = True) -> int:
+    """O_PATH fd of `path` inside the root, creating it (mkdir -p, or an empty file) if missing."""
+    try:
+        return open_in_root(root_fd, path)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in path.split("/") if p and p != "."]
+    for i, part in enumerate(parts):
+        prefix = "/".join(parts[: i + 1])
+        try:
+            fd = open_in_root(root_fd, prefix)
+        except FileNotFoundError:
+            parent = open_in_root(root_fd, "/".join(parts[:i]) or ".")
+            try:
+                if i == len(parts) - 1 and not is_dir:
+                    os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+                else:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+            except FileExistsError:  # a dangling symlink: the next open says so
+                pass
+            finally:
+                os.close(parent)
+            fd = open_in_root(root_fd, prefix)
+        if i == len(parts) - 1:
+            return fd
+        os.close(fd)
+    return open_in_root(root_fd, ".")
+
+
+def _locked_flags(path: str) -> int:
+    try:
+        f = os.statvfs(path).f_flag
+    except OSError:
+        return 0
+    return sum(flag for st, flag in _STATVFS_LOCKED.items() if f & st)
+
+
+def _mount_step(root_fd: int, step: MountStep) -> None:
+    if step.cgroup:
+        for sub in _cgroup_steps(step):
+            if isinstance(sub, _CgroupLinks):
+                _cgroup_links(root_fd, sub)
+            else:
+                _mount_step(root_fd, sub)
+        return
+    is_dir = True
+    if step.bind:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(step.source).st_mode)
+        except OSError as exc:
+            raise OSError(exc.errno, f"mount {step.source} on {step.destination}: {exc.strerror}") from None
+    fd = ensure(root_fd, step.destination, is_dir)
+    try:
+        try:
+            m.mount(step.source, _fd_path(fd), step.fstype, step.flags, step.data)
+        except OSError as exc:
+            if step.fstype == "sysfs" and exc.errno == 1:  # EPERM: a user ns without its own net ns
+                m.mount("/sys", _fd_path(fd), None, m.MS_BIND | m.MS_REC)
+                step = step.replace(remount_flags=step.flags | m.MS_RDONLY)
+            else:
+                raise _mount_error(step, exc) from None
+    finally:
+        os.close(fd)
+    if step.remount_flags or step.propagation:
+        fd = open_in_root(root_fd, step.destination)  # now the new mount's root
+        try:
+            target = _fd_path(fd)
+            if step.remount_flags:
+                flags = m.MS_BIND | m.MS_REMOUNT | step.remount_flags | _locked_flags(target)
+                m.mount(None, target, None, flags)
+            for p in step.propagation:
+                m.mount(None, target, None, p)
+        finally:
+            os.close(fd)
+
+
+def _mount_error(step: MountStep, exc: OSError) -> OSError:
+    """Say the likely reason (ARCHITECTURE.md convention 8)."""
+    hint = {
+        19: f"the kernel has no {step.fstype} filesystem",  # ENODEV
+        22: "bad options or source",  # EINVAL
+        2: "the source does not exist",  # ENOENT
+        1: "not permitted here (user namespace?)",  # EPERM
+    }.get(exc.errno)
+    what = f"mount {step.source} on {step.destination} ({step.fstype or 'bind'}): {exc.strerror.split(': ')[-1]}"
+    return OSError(exc.errno, f"{what} ({hint})" if hint else what)
+
+
+def _read_mountinfo() -> list[tuple[str, str, str, str]]:
+    """(root, mountpoint, fstype, super options) of every mount."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            fields = left.split()
+            fstype, _source, superopts = right.split()[:3]
+            out.append((fields[3], fields[4], fstype, superopts))
+    return out
+
+
+def _cgroup_steps(step: MountStep) -> list[MountStep]:
+    """Expand a `cgroup` mount for this host: cgroup2 alone, or a tmpfs of v1 hierarchies (+ unified)."""
+    cgroupns = os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup") if os.path.exists("/proc/1/ns/cgroup") else True
+    mounts = _read_mountinfo()
+    dest = step.destination.rstrip("/")
+    flags = step.flags & ~m.MS_RDONLY
+    ro = step.flags & m.MS_RDONLY
+    steps: list[MountStep] = []
+    with open("/proc/self/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f if line.strip()]
+    v1 = [(ctrls, path) for _, ctrls, path in lines if ctrls]
+    v2 = [path for _, ctrls, path in lines if not ctrls]
+    v2_mount = next((mp for _, mp, fs, _ in mounts if fs == "cgroup2"), None)
+    if not v1:  # pure cgroup v2
+        if cgroupns:
+            return [step.replace(source="cgroup", fstype="cgroup2", data=None, cgroup=False)]
+        src = v2_mount + (v2[0] if v2 else "/")
+        return [MountStep(destination=dest, source=src, fstype=None, flags=m.MS_BIND | m.MS_REC, data=None, remount_flags=step.flags or None, bind=True)]
+    steps.append(MountStep(destination=dest, source="tmpfs", fstype="tmpfs", flags=flags, data="mode=755"))
+    for ctrls, path in v1:
+        wanted = set(ctrls.split(","))
+        host = next((mp for _, mp, fs, so in mounts if fs == "cgroup" and wanted <= set(so.split(","))), None)
+        if host is None:
+            continue
+        name = os.path.basename(host)
+        sub = f"{dest}/{name}"
+        if cgroupns:
+            data = ctrls if not ctrls.startswith("name=") else f"none,{ctrls}"
+            steps.append(MountStep(destination=sub, source="cgroup", fstype="cgroup", flags=flags | ro, data=data))
+        else:
+            steps.append(MountStep(destination=sub, source=host + path, fstype=None, flags=m.MS_BIND | m.MS_REC, data=None, remount_flags=(flags | ro) or None, bind=True))
+    if v2_mount and v2:
+        sub = f"{dest}/{os.path.basename(v2_mount)}"
+        if cgroupns:
+            steps.append(MountStep(destination=sub, source="cgroup2", fstype="cgroup2", flags=flags | ro, data=None))
+        else:
+            steps.append(MountStep(destination=sub, source=v2_mount + v2[0], fstype=None, flags=m.MS_BIND | m.MS_REC, data=None, remount_flags=(flags | ro) or None, bind=True))
+    return steps + [_CgroupLinks(dest=dest, ro=ro, flags=flags)]
+
+
+@frozen
+class _CgroupLinks:
+    """After the v1 hierarchies: cpu -> cpu,cpuacct links, then the tmpfs goes read-only."""
+
+    dest: str
+    ro: int
+    flags: int
+
+
+def _cgroup_links(root_fd: int, step: _CgroupLinks) -> None:
+    fd = open_in_root(root_fd, step.dest)
+    try:
+        for name in os.listdir(_fd_path(fd)):
+            if "," in name:
+                for ctrl in name.split(","):
+                    try:
+                        os.symlink(name, ctrl, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+        if step.ro:
+            m.mount(None, _fd_path(fd), None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | step.flags)
+    finally:
+        os.close(fd)
+
+
+def _parent_fd(root_fd: int, path: str) -> tuple[int, str]:
+    parent, name = os.path.split(path.rstrip("/"))
+    return ensure(root_fd, parent or "/"), name
+
+
+def _make_device(root_fd: int, dev: DeviceNode, bind: bool) -> None:
+    parent, name = _parent_fd(root_fd, dev.path)
+    try:
+        try:
+            os.unlink(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            raise OSError(21, f"device {dev.path}: a directory is in the way") from None
+        if bind:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+            fd = open_in_root(root_fd, dev.path)
+            try:
+                m.mount(dev.path, _fd_path(fd), None, m.MS_BIND)
+            finally:
+                os.close(fd)
+            return
+        try:
+            os.mknod(name, DEVICE_TYPES[dev.type] | dev.mode, os.makedev(dev.major, dev.minor), dir_fd=parent)
+        except OSError as exc:
+            raise OSError(exc.errno, f"mknod {dev.path}: {exc.strerror}") from None
+        os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+    finally:
+        os.close(parent)
+
+
+def _symlink(root_fd: int, target: str, path: str) -> None:
+    parent, name = _parent_fd(root_fd, path)
+    try:
+        try:
+            os.symlink(target, name, dir_fd=parent)
+        except FileExistsError:
+            pass
+    finally:
+        os.close(parent)
+
+
+def prepare(p: RootfsPlan) -> int:
+    """Mount everything under the rootfs (before pivot_root); return an O_PATH fd of the rootfs."""
+    m.mount(None, "/", None, p.root_propagation)
+    if p.root_propagation & m.MS_SHARED:
+        _make_parent_private(p.rootfs)
+    # pivot_root needs the new root to be a mount point
+    m.mount(p.rootfs, p.rootfs, None, m.MS_BIND | m.MS_REC)
+    root_fd = os.open(p.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    old_umask = os.umask(0)
+    try:
+        for step in p.mounts:
+            _mount_step(root_fd, step)
+        for dev in p.devices:
+            _make_device(root_fd, dev, p.bind_devices)
+        for target, path in p.symlinks:
+            _symlink(root_fd, target, path)
+        if os.path.exists("/proc/kcore") and p.symlinks:
+            _symlink(root_fd, "/proc/kcore", "/dev/core")
+    finally:
+        os.umask(old_umask)
+    return root_fd
+
+
+def _make_parent_private(rootfs: str) -> None:
+    best = "/"
+    for _, mp, _, _ in _read_mountinfo():
+        if (rootfs + "/").startswith(mp.rstrip("/") + "/") and len(mp) > len(best) and mp != rootfs:
+            best = mp
+    m.mount(None, best, None, m.MS_PRIVATE)
+
+
+def switch_root(p: RootfsPlan, root_fd: int) -> None:
+    """pivot_root into the rootfs and detach the old root; or MS_MOVE + chroot with --no-pivot."""
+    os.fchdir(root_fd)
+    if p.no_pivot:
+        m.mount(p.rootfs, "/", None, m.MS_MOVE)
+        os.chroot(".")
+    else:
+        m.pivot_root(".", ".")
+        # The old root is stacked on "."; make it a slave so detaching it never reaches the host.
+        m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
+        m.umount2(".", m.MNT_DETACH)
+    # CVE-2024-21626: the cwd must be inside the new root, never a host directory.
+    os.chdir("/")
+
+
+def mask_path(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        m.mount("tmpfs", path, "tmpfs", m.MS_RDONLY)
+    else:
+        m.mount("/dev/null", path, None, m.MS_BIND)
+
+
+def readonly_path(path: str) -> None:
+    try:
+        m.mount(path, path, None, m.MS_BIND | m.MS_REC)
+    except FileNotFoundError:
+        return
+    m.mount(None, path, None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | m.MS_REC | _locked_flags(path))
+
+
+def finish(p: RootfsPlan) -> None:
+    """Inside the new root: read-only and masked paths, then a read-only root."""
+    for path in p.readonly_paths:
+        readonly_path(path)
+    for path in p.masked_paths:
+        mask_path(path)
+    if p.readonly_root:
+        m.mount(None, "/", None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | _locked_flags("/"))

@@ -1,0 +1,392 @@
+"""Snapshotters: each image layer unpacked once, keyed by chain ID; containers get a writable view.
+
+Protocol (containerd's snapshots.Snapshotter, cut to what pallet uses)::
+
+    has_layer(chain_id)                      -> bool
+    add_layer(chain_id, parent, src, ...)    -> Applied   # unpack a tar once, atomically
+    remove_layer(chain_id)
+    prepare(key, parent_chain_id, size=None) -> [MountSpec]   # writable snapshot for a container
+    mounts(key)                              -> [MountSpec]
+    remove(key)
+    usage(key_or_chain_id)                   -> Usage(bytes, inodes)
+    upper_dir(key)                           -> the container's changes (for commit)
+    layer_dirs(chain_id)                     -> diff dirs, top first (for squash / export)
+
+On disk (overlay)::
+
+    <root>/layers/<chain hex>/diff     the layer, overlay whiteouts inside
+                             /parent   parent chain id ('' for a base layer)
+                             /link     short name in l/
+    <root>/l/<short>  -> ../layers/<hex>/diff   (short lowerdir= entries)
+    <root>/active/<key>/{upper,work,parent}
+
+A layer dir appears by rename(2) of a fully built staging dir, so a killed
+unpack leaves only `.stage-<pid>-*` litter that `clean_stale()` removes.
+
+Deep chains: the mount data is limited to one page (4096 bytes). Absolute
+lowerdir paths are used while they fit; past that the spec switches to
+`l/<short>` paths relative to the snapshotter root and sets `cwd`, and
+`mount_spec()` chdirs there around mount(2) (Docker's overlay2 does the same).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import shutil
+import stat
+from dataclasses import dataclass, field
+
+from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
+from pallet.oci import digest as _digest
+from pallet.store import layer as _layer
+
+PAGE_LIMIT = 4096 - 1
+MAX_LOWER = 500  # overlayfs' own limit on the lower stack
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    type: str
+    source: str
+    options: tuple[str, ...] = ()
+    cwd: str = ""  # chdir here before mount(2): relative lowerdir paths
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "source": self.source, "options": list(self.options), "cwd": self.cwd}
+
+
+@dataclass(frozen=True)
+class Usage:
+    size: int
+    inodes: int
+
+
+def dir_usage(path: str) -> Usage:
+    """Bytes (allocated blocks) and inodes under `path`; hard links counted once."""
+    size = inodes = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [path]
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except FileNotFoundError:
+            continue
+        with it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                    k = (st.st_dev, st.st_ino)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                size += st.st_blocks * 512
+                inodes += 1
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(e.path)
+    return Usage(size, inodes)
+
+
+def _check_key(key: str) -> str:
+    if not _KEY.fullmatch(key or ""):
+        raise InvalidArgument(f"invalid snapshot key {key!r}")
+    return key
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class OverlaySnapshotter:
+    driver = "overlay"
+
+    def __init__(self, root: str):
+        self.root = root
+        self.layers_dir = os.path.join(root, "layers")
+        self.links_dir = os.path.join(root, "l")
+        self.active_dir = os.path.join(root, "active")
+        for d in (self.layers_dir, self.links_dir, self.active_dir):
+            os.makedirs(d, exist_ok=True)
+
+    # -- layers ------------------------------------------------------------
+    def layer_path(self, chain_id: str) -> str:
+        return os.path.join(self.layers_dir, _digest.hex_of(chain_id))
+
+    def diff_dir(self, chain_id: str) -> str:
+        return os.path.join(self.layer_path(chain_id), "diff")
+
+    def has_layer(self, chain_id: str) -> bool:
+        return os.path.isdir(self.diff_dir(chain_id))
+
+    def layer_parent(self, chain_id: str) -> str:
+        return _read(os.path.join(self.layer_path(chain_id), "parent"))
+
+    def chain(self, chain_id: str) -> list[str]:
+        """Chain ids from `chain_id` down to the base layer (top first)."""
+        out = []
+        cur = chain_id
+        while cur:
+            if not self.has_layer(cur):
+                raise NotFound(f"layer {cur} is not unpacked in the store")
+            out.append(cur)
+            cur = self.layer_parent(cur)
+            if len(out) > MAX_LOWER:
+                raise InvalidArgument(f"layer chain of {chain_id} is deeper than {MAX_LOWER} layers")
+        return out
+
+    def layer_dirs(self, chain_id: str) -> list[str]:
+        return [self.diff_dir(c) for c in self.chain(chain_id)] if chain_id else []
+
+    def add_layer(self, chain_id: str, parent: str, src, *, size=None, compression=None, blob_writer=None,
+                  what: str = "layer", expected_diff_id: str = "") -> _layer.Applied:
+        """Unpack the tar from `src` as layer `chain_id` on `parent`. Atomic; returns what was applied."""
+        if parent and not self.has_layer(parent):
+            raise NotFound(f"{what}: parent layer {parent} is not in the store")
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        os.mkdir(stage, 0o700)
+        try:
+            applied = _layer.apply_tar(src, os.path.join(stage, "diff"), size=size, compression=compression,
+                                       blob_writer=blob_writer, what=what, expected_diff_id=expected_diff_id)
+            self._finish_stage(stage, chain_id, parent)
+            return applied
+        finally:
+            if os.path.exists(stage):
+                shutil.rmtree(stage, ignore_errors=True)
+
+    def add_layer_from_dir(self, chain_id: str, parent: str, build) -> None:
+        """Create layer `chain_id` by calling build(diff_dir) into a staging dir (for squash)."""
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        os.mkdir(stage, 0o700)
+        try:
+            build(os.path.join(stage, "diff"))
+            self._finish_stage(stage, chain_id, parent)
+        finally:
+            if os.path.exists(stage):
+                shutil.rmtree(stage, ignore_errors=True)
+
+    def _finish_stage(self, stage: str, chain_id: str, parent: str) -> None:
+        short = secrets.token_hex(5).upper()
+        _write(os.path.join(stage, "parent"), parent)
+        _write(os.path.join(stage, "link"), short)
+        final = self.layer_path(chain_id)
+        link = os.path.join(self.links_dir, short)
+        os.symlink(os.path.join("..", "layers", os.path.basename(final), "diff"), link)
+        try:
+            os.rename(stage, final)
+        except OSError as exc:
+            os.unlink(link)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                return  # another command unpacked the same layer first: same content
+            raise
+
+    def remove_layer(self, chain_id: str) -> None:
+        path = self.layer_path(chain_id)
+        short = _read(os.path.join(path, "link"))
+        if not os.path.exists(path):
+            return
+        trash = os.path.join(self.layers_dir, f".stage-{os.getpid()}-rm-{secrets.token_hex(4)}")
+        os.rename(path, trash)  # gone from view at once; the slow delete follows
+        if short:
+            try:
+                os.unlink(os.path.join(self.links_dir, short))
+            except FileNotFoundError:
+                pass
+        _rmtree(trash)
+
+    def layers(self) -> list[str]:
+        return ["sha256:" + n for n in os.listdir(self.layers_dir) if len(n) == 64]
+
+    def clean_stale(self) -> int:
+        """Remove staging dirs of dead processes and dangling l/ links."""
+        n = 0
+        for name in os.listdir(self.layers_dir):
+            if name.startswith(".stage-"):
+                pid = name.split("-")[1]
+                if not (pid.isdigit() and _alive(int(pid))):
+                    _rmtree(os.path.join(self.layers_dir, name))
+                    n += 1
+        for name in os.listdir(self.links_dir):
+            p = os.path.join(self.links_dir, name)
+            if not os.path.exists(p):
+                os.unlink(p)
+                n += 1
+        return n
+
+    # -- container snapshots -----------------------------------------------
+    def _active(self, key: str) -> str:
+        return os.path.join(self.active_dir, _check_key(key))
+
+    def prepare(self, key: str, parent_chain_id: str, *, size: int | None = None) -> list[MountSpec]:
+        """A writable snapshot on top of `parent_chain_id`; returns the mounts that give its rootfs."""
+        path = self._active(key)
+        if os.path.exists(path):
+            raise AlreadyExists(f"snapshot {key} exists already")
+        if parent_chain_id:
+            self.chain(parent_chain_id)
+        if size is not None:
+            check_size_support(self.root)
+        stage = path + f".stage-{secrets.token_hex(4)}"
+        os.makedirs(os.path.join(stage, "upper"), 0o755)
+        os.makedirs(os.path.join(stage, "work"), 0o700)
+        _write(os.path.join(stage, "parent"), parent_chain_id)
+        if size is not None:
+            set_project_quota(self.root, os.path.join(stage, "upper"), size)
+        os.rename(stage, path)
+        return self.mounts(key)
+
+    def upper_dir(self, key: str) -> str:
+        path = self._active(key)
+        if not os.path.isdir(path):
+            raise NotFound(f"snapshot {key} not found")
+        return os.path.join(path, "upper")
+
+    def parent_of(self, key: str) -> str:
+        return _read(os.path.join(self._active(key), "parent"))
+
+    def mounts(self, key: str) -> list[MountSpec]:
+        path = self._active(key)
+        if not os.path.isdir(path):
+            raise NotFound(f"snapshot {key} not found")
+        parent = self.parent_of(key)
+        chain = self.chain(parent) if parent else []
+        upper, work = os.path.join(path, "upper"), os.path.join(path, "work")
+        if not chain:
+            empty = os.path.join(self.root, "empty")
+            os.makedirs(empty, exist_ok=True)
+            lowers_abs = [empty]
+            lowers_rel = ["empty"]
+        else:
+            lowers_abs = [self.diff_dir(c) for c in chain]
+            lowers_rel = [os.path.join("l", _read(os.path.join(self.layer_path(c), "link"))) for c in chain]
+        return [plan_overlay(lowers_abs, lowers_rel, upper, work, self.root)]
+
+    def remove(self, key: str) -> None:
+        path = self._active(key)
+        if not os.path.exists(path):
+            raise NotFound(f"snapshot {key} not found")
+        trash = path + f".stage-rm-{secrets.token_hex(4)}"
+        os.rename(path, trash)
+        _rmtree(trash)
+
+    def snapshots(self) -> list[str]:
+        return [n for n in os.listdir(self.active_dir) if ".stage-" not in n]
+
+    def usage(self, key_or_chain: str) -> Usage:
+        if _digest.is_digest(key_or_chain) and self.has_layer(key_or_chain):
+            return dir_usage(self.diff_dir(key_or_chain))
+        return dir_usage(self.upper_dir(key_or_chain))
+
+
+def plan_overlay(lowers_abs: list[str], lowers_rel: list[str], upper: str, work: str, cwd: str) -> MountSpec:
+    """The overlay mount for a lower stack (top first): absolute paths if they fit in a page, else relative."""
+    if len(lowers_abs) > MAX_LOWER:
+        raise InvalidArgument(f"too many layers for overlayfs: {len(lowers_abs)} > {MAX_LOWER}")
+    tail = [f"upperdir={upper}", f"workdir={work}"]
+    opts = [f"lowerdir={':'.join(lowers_abs)}", *tail]
+    if len(",".join(opts)) <= PAGE_LIMIT:
+        return MountSpec("overlay", "overlay", tuple(opts))
+    opts = [f"lowerdir={':'.join(lowers_rel)}", *tail]
+    if len(",".join(opts)) > PAGE_LIMIT:
+        raise InvalidArgument(f"overlay mount options for {len(lowers_rel)} layers exceed one page even with short links")
+    return MountSpec("overlay", "overlay", tuple(opts), cwd=cwd)
+
+
+def mount_spec(spec: MountSpec, target: str, flags: int = 0) -> None:
+    """Execute a MountSpec (chdir for relative lowerdirs; restore the cwd)."""
+    from pallet.linux.mount import mount
+
+    old = os.open(".", os.O_RDONLY | os.O_DIRECTORY) if spec.cwd else -1
+    try:
+        if spec.cwd:
+            os.chdir(spec.cwd)
+        mount(spec.source, target, spec.type, flags, ",".join(spec.options))
+    finally:
+        if old >= 0:
+            os.fchdir(old)
+            os.close(old)
+
+
+# -- size limits: xfs project quota --------------------------------------------
+
+def _mount_of(path: str) -> tuple[str, str, str]:
+    """(mount point, fs type, super options) of the mount holding `path`, from mountinfo."""
+    path = os.path.realpath(path)
+    best = ("/", "", "")
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            mp = fields[4].replace("\\040", " ")
+            rf = right.split()
+            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best[0]):
+                best = (mp, rf[0], rf[2] if len(rf) > 2 else "")
+    return best
+
+
+def check_size_support(root: str) -> None:
+    mp, fstype, opts = _mount_of(root)
+    if fstype != "xfs":
+        raise Unavailable(f"--storage-opt size is supported only for overlay over xfs mounted with 'pquota': {root} is on {fstype or 'an unknown fs'} ({mp})")
+    if not ({"prjquota", "pquota", "pqnoenforce"} & set(opts.split(","))):
+        raise Unavailable(f"--storage-opt size needs the xfs filesystem at {mp} to be mounted with 'pquota' (it has: {opts})")
+
+
+def set_project_quota(root: str, directory: str, size: int) -> None:
+    """Give `directory` its own xfs project id and a hard block limit of `size` bytes."""
+    import subprocess
+    import zlib
+
+    mp, _, _ = _mount_of(root)
+    project = 100000 + (zlib.crc32(directory.encode()) % 1_000_000_000)
+    cmds = [f"project -s -p {directory} {project}", f"limit -p bhard={size} {project}"]
+    for c in cmds:
+        r = subprocess.run(["xfs_quota", "-x", "-c", c, mp], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise PalletError(f"setting an xfs project quota on {directory} failed: {r.stderr.strip() or r.stdout.strip()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _rmtree(path: str) -> None:
+    # immutable/append-only files are not expected in layers; errors are ignored so GC can retry
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
+    if not m:
+        raise InvalidArgument(f"invalid size {text!r}")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2)]
+    return int(float(m.group(1)) * mult)
+
+
+DRIVERS = {"overlay": OverlaySnapshotter, "overlay2": OverlaySnapshotter}
+
+
+def open_snapshotter(root: str, driver: str = "overlay"):
+    try:
+        cls = DRIVERS[driver]
+    except KeyError:
+        raise InvalidArgument(f"unknown storage driver {driver!r}: expected one of {', '.join(sorted(DRIVERS))}") from None
+    return cls(os.path.join(root, cls.driver))
