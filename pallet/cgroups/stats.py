@@ -130,17 +130,54 @@ class HugetlbStats:
                            keep=("failcnt",))
 
 
+def parse_list(text: str) -> tuple[int, ...]:
+    """A kernel cpu/node list ("0-2,5") as numbers."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    return tuple(out)
+
+
+# v1 cpuset flag files reported by runc, in its order (all plain integers).
+CPUSET_FLAGS: tuple[str, ...] = (
+    "cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+    "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level",
+)
+
+
+@dataclass(frozen=True)
+class CpusetStats:
+    cpus: tuple[int, ...] = ()
+    mems: tuple[int, ...] = ()
+    flags: tuple[tuple[str, int], ...] = ()   # v1 only
+
+    def to_json(self) -> dict:
+        out: dict = {}
+        if self.cpus:
+            out["cpus"] = list(self.cpus)
+        if self.mems:
+            out["mems"] = list(self.mems)
+        out.update(self.flags)
+        return out
+
+
 @dataclass(frozen=True)
 class Stats:
     cpu: CpuStats = field(default_factory=CpuStats)
+    cpuset: CpusetStats = field(default_factory=CpusetStats)
     memory: MemoryStats = field(default_factory=MemoryStats)
     pids: PidsStats = field(default_factory=PidsStats)
     blkio: BlkioStats = field(default_factory=BlkioStats)
     hugetlb: dict[str, HugetlbStats] = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        # intel_rdt and network_interfaces are runc's too; pallet reports
+        # neither (no resctrl here; the network is the engine's business).
         return {
-            "cpu": self.cpu.to_json(), "memory": self.memory.to_json(),
+            "cpu": self.cpu.to_json(), "cpuset": self.cpuset.to_json(), "memory": self.memory.to_json(),
             "pids": self.pids.to_json(), "blkio": self.blkio.to_json(),
             "hugetlb": {size: h.to_json() for size, h in self.hugetlb.items()},
+            "intel_rdt": {}, "network_interfaces": None,
         }

@@ -15,12 +15,14 @@ import sys
 # pass their sub-verb through argv; the module decides.
 VERBS: dict[str, str] = {
     "version": "version",
+    "image": "images", "images": "images", "import": "images", "load": "images", "save": "images",
+    "tag": "images", "rmi": "images", "history": "images",
     # containers (issue 5)
     "create": "run", "run": "run", "container": "containers",
     "start": "containers", "stop": "containers", "restart": "containers", "kill": "containers",
     "pause": "containers", "unpause": "containers", "rm": "containers", "rename": "containers",
     "wait": "containers", "ps": "containers", "inspect": "containers", "logs": "containers",
-    "exec": "containers", "top": "containers", "port": "containers",
+    "exec": "containers", "top": "containers", "port": "containers", "volume": "volumes",
     "debug": "debug",
 }
 

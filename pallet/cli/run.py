@@ -212,13 +212,24 @@ def to_kwargs(ns, env) -> dict:
     return kwargs
 
 
+def _parse(p, argv: list[str]):
+    """`--rootfs DIR` takes the IMAGE slot (as podman): everything after DIR is the command."""
+    for i, a in enumerate(argv):
+        if a == "--":
+            break
+        if a == "--rootfs" or a.startswith("--rootfs="):
+            cut = i + 2 if a == "--rootfs" else i + 1
+            ns = p.parse_args(argv[:cut] + ["_"])
+            ns.image, ns.command = "", argv[cut:]
+            return ns
+    return p.parse_args(argv)
+
+
 def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
     p = parser(verb, add_help=False)  # -h is --hostname, as Docker
     _add_flags(p)
     try:
-        ns = p.parse_args(argv)
-        if ns.rootfs and ns.image:
-            ns.command = [ns.image, *ns.command]
+        ns = _parse(p, argv)
         from pallet.cli.ctrcommon import open_env
         from pallet.engine import containers
 

@@ -21,8 +21,23 @@ class ContainerEnv:
     daemon: DaemonConfig
     config_path: str = ""
     runtime_override: str | None = None
-    images: object | None = None  # the images helper's EngineContext, when there is one
+    _images: object | None = None
     _runtimes: dict = field(default_factory=dict)
+
+    @property
+    def images(self):
+        """The images' EngineContext, sharing this db connection; opened on first use (a --rootfs run never needs it)."""
+        if self._images is None:
+            from pallet.engine.context import EngineContext
+            from pallet.store.content import ContentStore
+            from pallet.store.snapshotter import open_snapshotter
+
+            drv = (self.daemon.raw.get("storage-driver") if self.daemon.raw else None) or "overlay"
+            self._images = EngineContext(root=self.root, runroot=self.runroot, db=self.db,
+                                         content=ContentStore(os.path.join(self.root, "content")),
+                                         snapshotter=open_snapshotter(self.root, drv), daemon=self.daemon,
+                                         config_path=self.config_path)
+        return self._images
 
     # -- paths -----------------------------------------------------------
     def container_dir(self, cid: str) -> str:
@@ -61,11 +76,11 @@ def default_runtime() -> str:
 
 
 def open_env(*, root: str, runroot: str, config: str, runtime: str | None = None, config_required: bool = False) -> ContainerEnv:
-    from pallet.engine import daemon_config, dbconn
+    from pallet.engine import daemon_config
+    from pallet.metadata.db import open_db
 
     daemon = daemon_config.load(config, required=config_required)
     for d in ("exits", "locks", "containers"):
         os.makedirs(os.path.join(runroot, d), exist_ok=True)
-    conn = dbconn.connect(root)
-    dbconn.ensure_schema(conn)
+    conn = open_db(root)
     return ContainerEnv(root=root, runroot=runroot, db=conn, daemon=daemon, config_path=config, runtime_override=runtime)

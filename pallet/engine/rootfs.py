@@ -42,7 +42,10 @@ def resolve_image(env, ref: str) -> ImageInfo:
     images = _images(env)
     if images is None or not hasattr(images, "resolve_for_container"):
         raise NotFound(f"image {ref} not found: import or load it first")
-    info = images.resolve_for_container(env.images, ref)
+    try:
+        info = images.resolve_for_container(env.images, ref)
+    except NotFound:
+        raise NotFound(f"image {ref} not found: import or load it first") from None
     return ImageInfo(ref=ref, id=info["id"], config=info.get("config") or {}, top_layer=info.get("top_layer", ""))
 
 
@@ -66,13 +69,10 @@ def mount(env, row) -> str:
     if _is_mountpoint(target):
         return target
     images = _images(env)
-    for m in images.container_rootfs_mounts(env.images, row.snapshot):
-        from pallet.linux.mount import mount as sys_mount
-
-        try:
-            sys_mount(m["source"], target, m["type"], 0, ",".join(m.get("options", ())))
-        except OSError as exc:
-            raise PalletError(f"container {row.id[:12]}: cannot mount its rootfs: {exc.strerror or exc} (is overlayfs available and the lower dirs intact?)") from None
+    try:
+        images.mount_container_rootfs(env.images, row.snapshot, target)
+    except OSError as exc:
+        raise PalletError(f"container {row.id[:12]}: cannot mount its rootfs: {exc.strerror or exc} (is overlayfs available and the lower dirs intact?)") from None
     return target
 
 

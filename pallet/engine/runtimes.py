@@ -158,7 +158,10 @@ def available(configured: dict | None = None) -> dict[str, str]:
             if os.access(p, os.X_OK):
                 found[name] = p
                 break
-    pr = _which("pallet-runtime")
+    import sys
+
+    beside = os.path.join(os.path.dirname(sys.executable), "pallet-runtime")
+    pr = beside if os.access(beside, os.X_OK) else _which("pallet-runtime")
     if pr:
         found["pallet-runtime"] = pr
     for name, spec in (configured or {}).items():

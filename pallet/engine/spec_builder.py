@@ -30,6 +30,8 @@ ALL_CAPS = (
     "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 )
 
+ALL_CAPS_BY_NUMBER = ALL_CAPS  # listed in kernel bit order (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40)
+
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -58,11 +60,15 @@ def capabilities(cfg: ContainerConfig) -> list[str]:
         return list(ALL_CAPS)
     adds = [normalize_cap(c) for c in cfg.cap_add]
     drops = [normalize_cap(c) for c in cfg.cap_drop]
-    caps = list(ALL_CAPS) if "ALL" in adds else list(DEFAULT_CAPS)
-    if "ALL" in drops:
+    if "ALL" in adds:
+        caps = list(ALL_CAPS)
+    elif "ALL" in drops:
         caps = []
+    else:
+        caps = list(DEFAULT_CAPS)
+    caps = [c for c in caps if c not in drops]
     caps += [c for c in adds if c != "ALL" and c not in caps]
-    return [c for c in caps if c not in drops or c in adds and "ALL" in drops]
+    return caps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +76,7 @@ class HostFacts:
     """What the host allows: hard rlimits by RLIMIT_* name."""
 
     hard_limits: dict = field(default_factory=dict)
+    bounding_caps: tuple[str, ...] | None = None  # the caps this host can grant; None = all
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,6 +224,8 @@ def build_spec(cfg: ContainerConfig, resolved: Resolved, host: HostFacts) -> dic
     if cfg.tty and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
     caps = capabilities(cfg)
+    if host.bounding_caps is not None:  # --privileged / ALL means every cap the host has (no SYS_RESOURCE here)
+        caps = [c for c in caps if c in host.bounding_caps]
     process = {
         "terminal": cfg.tty,
         "user": {"uid": resolved.uid, "gid": resolved.gid,

@@ -25,7 +25,17 @@ def host_facts() -> spec_builder.HostFacts:
             continue
         h = resource.getrlimit(num)[1]
         hard[rl] = -1 if h == resource.RLIM_INFINITY else h
-    return spec_builder.HostFacts(hard_limits=hard)
+    return spec_builder.HostFacts(hard_limits=hard, bounding_caps=_bounding_caps())
+
+
+def _bounding_caps() -> tuple[str, ...] | None:
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("CapBnd:"))
+    except (OSError, StopIteration):
+        return None
+    mask = int(line.split()[1], 16)
+    return tuple(c for i, c in enumerate(spec_builder.ALL_CAPS_BY_NUMBER) if mask >> i & 1)
 
 
 _SECCOMP_CACHE: dict = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno as _errno
 import os
-import platform
+
 
 libc = ctypes.CDLL(None, use_errno=True)
 _syscall = libc.syscall
@@ -22,7 +22,7 @@ SYSCALL_NUMBERS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "execveat": 322, "close_range": 436, "openat2": 437},
     "aarch64": {"pivot_root": 41, "execveat": 281, "close_range": 436, "openat2": 437},
 }
-NR = SYSCALL_NUMBERS.get(platform.machine(), SYSCALL_NUMBERS["x86_64"])
+NR = SYSCALL_NUMBERS.get(os.uname().machine, SYSCALL_NUMBERS["x86_64"])
 
 
 def strerror(err: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pallet.linux._libc import strerror  # noqa: E402
+
 import _socket
 import fcntl
 import struct
@@ -20,6 +22,6 @@ def set_up(name: str = "lo") -> None:
         try:
             fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sh22x", name.encode(), flags | IFF_UP))
         except OSError as exc:
-            raise OSError(exc.errno, f"set {name} up: {exc.strerror}") from None
+            raise OSError(exc.errno, f"set {name} up: {strerror(exc.errno)}") from None
     finally:
         s.close()

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
-import platform
+import os
 
 from pallet.linux._libc import _syscall, call, flag_names, libc
 from pallet.linux.prctl import set_no_new_privs  # noqa: F401  (re-exported: the seccomp caller's other half)
 
 # seccomp(2) syscall numbers (arch/*/entry/syscalls tables).
 NR_SECCOMP: dict[str, int] = {"x86_64": 317, "aarch64": 277, "i686": 354, "riscv64": 277, "s390x": 348, "ppc64le": 358}
-_NR = NR_SECCOMP.get(platform.machine(), 317)
+_NR = NR_SECCOMP.get(os.uname().machine, 317)
 
 OPERATIONS: dict[str, int] = {
     "SECCOMP_SET_MODE_STRICT": 0,

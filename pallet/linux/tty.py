@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pallet.linux._libc import strerror  # noqa: E402
+
 import _socket
 import array
 import fcntl
@@ -20,7 +22,7 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, str]:
     try:
         master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
-        raise OSError(exc.errno, f"open {ptmx}: {exc.strerror}") from None
+        raise OSError(exc.errno, f"open {ptmx}: {strerror(exc.errno)}") from None
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
     return master, f"/dev/pts/{n}"

@@ -14,7 +14,10 @@ names, as runc does) and whether NOTIFY is supported (the compiler refuses it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~4 ms)
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from pallet.errors import InvalidArgument
 

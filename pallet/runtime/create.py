@@ -6,6 +6,9 @@ the init's mount ns, which dies with it) or state dir.
 
 from __future__ import annotations
 
+from pallet.linux._libc import strerror  # noqa: E402
+
+import _socket
 import os
 
 from pallet.errors import AlreadyExists, InvalidArgument, PalletError, Unavailable
@@ -41,6 +44,7 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
     if spec.process is None:
         raise InvalidArgument("config.json: process: is required")
     linux = spec.linux
+    check_capabilities(spec.process.capabilities, "process.capabilities")
     kinds = {n.type for n in linux.namespaces}
     if spec.hostname and "uts" not in kinds:
         raise InvalidArgument("config.json: hostname: needs a new UTS namespace (linux.namespaces)")
@@ -59,6 +63,17 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
         raise Unavailable(f"config.json: process.selinuxLabel: {spec.process.selinux_label}: SELinux is not enabled on this host")
     if linux.mount_label and not os.path.exists("/sys/fs/selinux/enforce"):
         raise Unavailable(f"config.json: linux.mountLabel: {linux.mount_label}: SELinux is not enabled on this host")
+
+
+def check_capabilities(caps, path: str) -> None:
+    if caps is None:
+        return
+    from pallet.linux.capability import CAPS
+
+    for key in caps.__fields__:
+        for name in getattr(caps, key):
+            if name not in CAPS:
+                raise InvalidArgument(f"config.json: {path}.{key}: unknown capability {name!r}")
 
 
 def create(opts: CreateOptions) -> st.ContainerState:
@@ -91,9 +106,7 @@ def _write_pid_file(path: str, pid: int) -> None:
 
 
 def _rmtree(path: str) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+    st.remove_tree(path)
 
 
 def _namespace_plan(spec: Spec) -> tuple[tuple, int, bool]:
@@ -121,9 +134,10 @@ def _namespace_plan(spec: Spec) -> tuple[tuple, int, bool]:
 def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir: str) -> st.ContainerState:
     from pallet.linux import ns
     from pallet.runtime import execstub, rootfs
-    from pallet.runtime.process.init import InitConfig, stage1
+    from pallet.runtime.process.init import InitConfig, preload, stage1
 
     linux = spec.linux
+    preload(spec)
     minimum = 3 + opts.preserve_fds
     program = None
     if linux.seccomp:
@@ -137,6 +151,7 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
     sock = child_sock = None
     mgr = None
     stage1_pid = init_pid = None
+    cgroup = None
     try:
         stub_fd = par.high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
         if stub_fd is not None:
@@ -153,12 +168,14 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
             console_fd = par.high_fd(os.dup(console_fd), minimum)
             fds.append(console_fd)
         sock, child_sock = par.socketpair(minimum)
-        mgr = _cgroup_manager(linux.cgroups_path, opts.id)
+        # With a new cgroup ns, stage 1 must be in the cgroup before it unshares (the ns is rooted
+        # there); otherwise the cgroup is made while stage 2 mounts, and stage 2 is placed before Setup.
+        early_cgroup = bool(unshare_flags & ns.CLONE_NEWCGROUP)
         cfg = InitConfig(
             spec=spec, container_id=opts.id, plan=plan, sock=child_sock, fifo_fd=fifo_fd,
             stub_fd=stub_fd, console_fd=console_fd, preserve_fds=opts.preserve_fds,
             seccomp_program=program, join=join, unshare_flags=unshare_flags,
-            new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET),
+            new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET), wait_go=early_cgroup,
         )
         stage1_pid = os.fork()
         if stage1_pid == 0:
@@ -174,14 +191,12 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
             os._exit(1)  # not reached
         child_sock.close()
         child_sock = None
-        if mgr is not None:
-            mgr.create()
-            mgr.add_pid(stage1_pid)
-            if linux.resources:
-                for warning in mgr.apply(linux.resources) or ():
-                    os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
-        sync.send(sock, sync.Go())
-        init_pid = _drive(sock, spec, opts, stage1_pid, bundle)
+        cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
+        if early_cgroup:
+            cgroup.place(stage1_pid)
+            sync.send(sock, sync.Go())
+        init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup)
+        mgr = cgroup.mgr
         info = st.proc_stat(init_pid)
         if info is None:
             raise par.ContainerError(f"container {opts.id}: init exited during create")
@@ -199,6 +214,7 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
         st.save(opts.root, state)
         return state
     except BaseException as exc:
+        mgr = cgroup.mgr if cgroup is not None else None
         par.kill_quietly(init_pid)
         par.kill_quietly(stage1_pid)
         if stage1_pid:
@@ -230,12 +246,28 @@ def _raw_config(bundle: str) -> dict:
     return read_json_file(os.path.join(bundle, "config.json"), "config.json")
 
 
-def _cgroup_manager(cgroups_path: str | None, container_id: str):
-    try:
-        from pallet.cgroups import open_manager
-    except ImportError:  # a tree without the cgroups package: run without a cgroup
-        return None
-    return open_manager(cgroups_path, container_id)
+class _Cgroup:
+    """The container's cgroup, made on first use (see the ordering note in _launch)."""
+
+    def __init__(self, path: str | None, container_id: str, resources: dict | None):
+        self.path = path
+        self.id = container_id
+        self.resources = resources
+        self.mgr = None
+
+    def place(self, pid: int) -> None:
+        if self.mgr is None:
+            from pallet.cgroups import open_manager
+
+            mgr = open_manager(self.path, self.id)
+            mgr.create()
+            self.mgr = mgr
+            mgr.add_pid(pid)
+            if self.resources:
+                for warning in mgr.apply(self.resources) or ():
+                    os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
+        else:
+            self.mgr.add_pid(pid)
 
 
 def _connect(path: str) -> int:
@@ -244,14 +276,11 @@ def _connect(path: str) -> int:
         s.connect(path)
     except OSError as exc:
         s.close()
-        raise InvalidArgument(f"--console-socket {path}: {exc.strerror}") from None
+        raise InvalidArgument(f"--console-socket {path}: {strerror(exc.errno)}") from None
     return s.detach()
 
 
-import _socket  # noqa: E402  (C module, already loaded by process.parent)
-
-
-def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str) -> int:
+def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, cgroup: _Cgroup) -> int:
     """Answer the init's requests until it is Ready; return its pid."""
     from pallet.runtime.userns import write_maps
 
@@ -271,12 +300,13 @@ def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str) 
             raise sync.ProtocolError(msg.message)
         if isinstance(msg, sync.NeedIdMaps):
             write_maps(stage1_pid, spec.linux.uid_mappings, spec.linux.gid_mappings)
-            sync.send(sock, sync.IdMapsDone())
+            _send(sock, sync.IdMapsDone())
         elif isinstance(msg, sync.Stage2Pid):
             init_pid = msg.pid
             os.waitpid(stage1_pid, 0)
+            cgroup.place(init_pid)
             state = _hook_state(opts, bundle, spec, init_pid)
-            sync.send(sock, sync.Setup(state=state))
+            _send(sock, sync.Setup(state=state))
         elif isinstance(msg, sync.RunHooks):
             from pallet.runtime.hooks import run_hooks
 
@@ -286,11 +316,22 @@ def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str) 
                 run_hooks("createRuntime", spec.hooks.get("createRuntime"), state)
             except PalletError as exc:
                 raise par.ContainerError(f"container {opts.id}: {exc}") from None
-            sync.send(sock, sync.HooksDone())
+            _send(sock, sync.HooksDone())
         elif isinstance(msg, sync.Ready):
             return init_pid
         else:
             raise par.ContainerError(f"container {opts.id}: unexpected message {type(msg).__name__} from init")
+
+
+def _send(sock, msg) -> None:
+    """Send; if the init already failed, its ChildError is waiting in our buffer: raise that instead."""
+    try:
+        sync.send(sock, msg)
+    except OSError:
+        reply = sync.recv(sock)
+        if isinstance(reply, sync.ChildError):
+            raise sync.ProtocolError(reply.message) from None
+        raise sync.ProtocolError("init died before it could say why") from None
 
 
 def _hook_state(opts: CreateOptions, bundle: str, spec: Spec, pid: int) -> dict:

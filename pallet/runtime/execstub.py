@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import struct
 
+from pallet.linux.misc import AT_EMPTY_PATH, execveat
+
 MAGIC = b"pallet-x"  # exactly 8 bytes: compared as one qword
 EXIT_NOT_STUB = 126  # started through /proc/self/exe or without MAGIC
 EXIT_EXEC_FAILED = 127
@@ -99,6 +101,4 @@ def exec_program(stub_fd: int | None, path: str, argv: list[str], env: list[str]
     """Replace this process with `path argv...` (through the stub when we have one). Raises OSError."""
     if stub_fd is None:
         os.execve(path, argv, dict(e.split("=", 1) for e in env))
-    from pallet.linux.misc import AT_EMPTY_PATH, execveat
-
     execveat(stub_fd, "", [MAGIC.decode(), path] + list(argv), list(env), AT_EMPTY_PATH)

@@ -12,6 +12,8 @@ read-only paths and root.readonly once inside.
 
 from __future__ import annotations
 
+from pallet.linux._libc import strerror  # noqa: E402
+
 import os
 import stat
 
@@ -36,6 +38,9 @@ FLAG_OPTIONS: dict[str, tuple[bool, int]] = {
     "strictatime": (False, m.MS_STRICTATIME), "nostrictatime": (True, m.MS_STRICTATIME),
     "lazytime": (False, m.MS_LAZYTIME), "nolazytime": (True, m.MS_LAZYTIME),
     "nosymfollow": (False, m.MS_NOSYMFOLLOW), "symfollow": (True, m.MS_NOSYMFOLLOW),
+    "silent": (False, m.MS_SILENT), "loud": (True, m.MS_SILENT),
+    "acl": (False, 1 << 16), "noacl": (True, 1 << 16),  # MS_POSIXACL
+    "iversion": (False, 1 << 23), "noiversion": (True, 1 << 23),  # MS_I_VERSION
     "bind": (False, m.MS_BIND), "rbind": (False, m.MS_BIND | m.MS_REC),
 }
 PROPAGATION_OPTIONS: dict[str, int] = {
@@ -227,7 +232,7 @@ def _mount_step(root_fd: int, step: MountStep) -> None:
         try:
             is_dir = stat.S_ISDIR(os.stat(step.source).st_mode)
         except OSError as exc:
-            raise OSError(exc.errno, f"mount {step.source} on {step.destination}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"mount {step.source} on {step.destination}: {strerror(exc.errno)}") from None
     fd = ensure(root_fd, step.destination, is_dir)
     try:
         try:
@@ -261,7 +266,7 @@ def _mount_error(step: MountStep, exc: OSError) -> OSError:
         2: "the source does not exist",  # ENOENT
         1: "not permitted here (user namespace?)",  # EPERM
     }.get(exc.errno)
-    what = f"mount {step.source} on {step.destination} ({step.fstype or 'bind'}): {exc.strerror.split(': ')[-1]}"
+    what = f"mount {step.source} on {step.destination} ({step.fstype or 'bind'}): {strerror(exc.errno)}"
     return OSError(exc.errno, f"{what} ({hint})" if hint else what)
 
 
@@ -367,7 +372,7 @@ def _make_device(root_fd: int, dev: DeviceNode, bind: bool) -> None:
         try:
             os.mknod(name, DEVICE_TYPES[dev.type] | dev.mode, os.makedev(dev.major, dev.minor), dir_fd=parent)
         except OSError as exc:
-            raise OSError(exc.errno, f"mknod {dev.path}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"mknod {dev.path}: {strerror(exc.errno)}") from None
         os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
     finally:
         os.close(parent)

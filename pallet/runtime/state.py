@@ -169,3 +169,26 @@ def require(st: ContainerState, current: str, allowed: tuple[str, ...], verb: st
     """Raise the wrong-state error ARCHITECTURE.md asks for: "container abc is stopped: cannot exec"."""
     if current not in allowed:
         raise WrongState(f"container {st.id} is {current}: cannot {verb}")
+
+
+def remove_tree(path: str) -> None:
+    """rm -rf without shutil (it imports fnmatch and re: slow on the hot path); never follows symlinks."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            remove_tree(e.path)
+        else:
+            try:
+                os.unlink(e.path)
+            except FileNotFoundError:
+                pass
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass

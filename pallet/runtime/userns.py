@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pallet.linux._libc import strerror  # noqa: E402
+
 import os
 
 
@@ -19,7 +21,7 @@ def write_maps(pid: int, uid_mappings, gid_mappings) -> None:
             with open(path, "w") as f:
                 f.write(map_text(mappings))
         except OSError as exc:
-            raise OSError(exc.errno, f"write {path}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"write {path}: {strerror(exc.errno)}") from None
 
 
 def lookup_user(uid: int, passwd: str = "/etc/passwd") -> tuple[str | None, str]:

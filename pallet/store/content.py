@@ -61,6 +61,10 @@ class Writer:
         self._f.write(data)
         self.size += len(data)
 
+    def hexdigest(self) -> str:
+        """The sha256 of what was written so far."""
+        return self._h.hexdigest()
+
     def copy_from(self, src: BinaryIO, limit: int | None = None) -> None:
         left = limit
         while left is None or left > 0:

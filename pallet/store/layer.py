@@ -52,7 +52,7 @@ def detect_compression(head: bytes) -> str:
 
 
 class _Gzip:
-    """Multi-member gzip, with ISA-L when installed (2x zlib's speed)."""
+    """Multi-member gzip, with ISA-L when installed (2x zlib's speed). Truncation is an error."""
 
     def __init__(self):
         try:
@@ -61,36 +61,63 @@ class _Gzip:
             import zlib as z
         self._z = z
         self._d = z.decompressobj(31)
+        self._done = False  # the last member ended and nothing followed yet
 
     def decompress(self, data: bytes) -> bytes:
         out = []
         while data:
+            if self._done:
+                if not data.startswith(b"\x1f\x8b"):
+                    return b"".join(out)  # trailing garbage after the last member: ignored, like gzip -d
+                self._d = self._z.decompressobj(31)
+                self._done = False
             out.append(self._d.decompress(data))
             if self._d.eof:
+                self._done = True
                 data = self._d.unused_data
-                self._d = self._z.decompressobj(31)
-                if data and not data.startswith(b"\x1f\x8b"):
-                    data = b""  # trailing garbage after the last member: ignored, like gzip -d
             else:
                 data = b""
         return b"".join(out)
 
     def flush(self) -> bytes:
-        return self._d.flush()
+        if self._done:
+            return b""
+        out = self._d.flush()
+        if not self._d.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker")
+        return out
 
 
 class _Zstd:
+    """Multi-frame zstd (the zstandard package); truncation is an error."""
+
     def __init__(self):
         import zstandard
 
-        self._d = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True) \
-            if "read_across_frames" in zstandard.ZstdDecompressor.decompressobj.__doc__ or "" \
-            else zstandard.ZstdDecompressor().decompressobj()
+        self._dctx = zstandard.ZstdDecompressor()
+        self._d = self._dctx.decompressobj()
+        self._done = False
 
     def decompress(self, data: bytes) -> bytes:
-        return self._d.decompress(data)
+        out = []
+        try:
+            while data:
+                if self._done:
+                    self._d = self._dctx.decompressobj()
+                    self._done = False
+                out.append(self._d.decompress(data))
+                if self._d.eof:
+                    self._done = True
+                    data = self._d.unused_data
+                else:
+                    data = b""
+        except Exception as exc:  # zstandard.ZstdError
+            raise ValueError(str(exc)) from None
+        return b"".join(out)
 
     def flush(self) -> bytes:
+        if not self._done:
+            raise EOFError("zstd data ended before the end of the frame")
         return b""
 
 
@@ -125,9 +152,9 @@ class Applied:
 class _Reader:
     """Chunks of `src`, hashed as read (the blob digest), optionally limited."""
 
-    def __init__(self, src: BinaryIO, limit: int | None):
+    def __init__(self, src: BinaryIO, limit: int | None, hashing: bool = True):
         self.src, self.left = src, limit
-        self.h = hashlib.sha256()
+        self.h = hashlib.sha256() if hashing else None
         self.size = 0
 
     def read(self) -> bytes:
@@ -139,7 +166,8 @@ class _Reader:
             self.left -= len(data)
             if not data and self.left:
                 raise InvalidArgument(f"layer truncated: {self.left} bytes missing")
-        self.h.update(data)
+        if self.h is not None:
+            self.h.update(data)
         self.size += len(data)
         return data
 
@@ -157,12 +185,14 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
     try:
         proc = subprocess.Popen([TAR, "-x", "-f", "-", "-C", tmp, *TAR_EXTRACT_FLAGS],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errf, bufsize=0)
-        reader = _Reader(src, size)
+        # one sha256 pass where possible: the blob writer hashes the input; the diff id is
+        # hashed separately only when the input is compressed
+        reader = _Reader(src, size, hashing=blob_writer is None)
         first = reader.read()
         comp = detect_compression(first) if compression is None else compression
         dec = decompressor(comp)
         guard = TarGuard()
-        diff = hashlib.sha256()
+        diff = hashlib.sha256() if comp else None
         usize = 0
         out = proc.stdin
         chunk = first
@@ -172,7 +202,8 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
                     blob_writer.write(chunk)
                 data = dec.decompress(chunk)
                 if data:
-                    diff.update(data)
+                    if diff is not None:
+                        diff.update(data)
                     usize += len(data)
                     pieces = guard.feed(data)
                     if pieces:
@@ -180,7 +211,7 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
                 chunk = reader.read()
             tail = dec.flush()
             if tail:
-                diff.update(tail)
+                diff.update(tail)  # only compressed input has a tail
                 usize += len(tail)
                 pieces = guard.feed(tail)
                 if pieces:
@@ -197,14 +228,15 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
         rc = proc.wait()
         if rc != 0:
             raise PalletError(f"{what}: tar exited with status {rc}: {_tail(errf)}")
-        diff_id = "sha256:" + diff.hexdigest()
+        blob_digest = "sha256:" + (blob_writer.hexdigest() if blob_writer is not None else reader.h.hexdigest())
+        diff_id = "sha256:" + diff.hexdigest() if diff is not None else blob_digest
         if expected_diff_id and diff_id != expected_diff_id:
             raise InvalidArgument(f"{what}: content does not match the image config: diff_id is {diff_id}, config says {expected_diff_id}")
         _convert_whiteouts(tmp, result)
         os.rename(tmp, dest)
         tmp = ""
         return Applied(diff_id=diff_id, size=usize, compression=comp,
-                       blob_digest="sha256:" + reader.h.hexdigest(), blob_size=reader.size,
+                       blob_digest=blob_digest, blob_size=reader.size,
                        members=result.members)
     finally:
         if proc is not None and proc.poll() is None:

@@ -150,9 +150,11 @@ class OverlaySnapshotter:
     def layer_dirs(self, chain_id: str) -> list[str]:
         return [self.diff_dir(c) for c in self.chain(chain_id)] if chain_id else []
 
-    def add_layer(self, chain_id: str, parent: str, src, *, size=None, compression=None, blob_writer=None,
+    def add_layer(self, chain_id: str | None, parent: str, src, *, size=None, compression=None, blob_writer=None,
                   what: str = "layer", expected_diff_id: str = "") -> _layer.Applied:
-        """Unpack the tar from `src` as layer `chain_id` on `parent`. Atomic; returns what was applied."""
+        """Unpack the tar from `src` as layer `chain_id` on `parent`. Atomic; returns what was applied.
+
+        With `chain_id=None` the chain id is computed from the diff id once known (import)."""
         if parent and not self.has_layer(parent):
             raise NotFound(f"{what}: parent layer {parent} is not in the store")
         stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
@@ -160,6 +162,8 @@ class OverlaySnapshotter:
         try:
             applied = _layer.apply_tar(src, os.path.join(stage, "diff"), size=size, compression=compression,
                                        blob_writer=blob_writer, what=what, expected_diff_id=expected_diff_id)
+            if chain_id is None:
+                chain_id = chain_of(parent, applied.diff_id)
             self._finish_stage(stage, chain_id, parent)
             return applied
         finally:
@@ -288,6 +292,10 @@ class OverlaySnapshotter:
         if _digest.is_digest(key_or_chain) and self.has_layer(key_or_chain):
             return dir_usage(self.diff_dir(key_or_chain))
         return dir_usage(self.upper_dir(key_or_chain))
+
+
+def chain_of(parent_chain_id: str, diff_id: str) -> str:
+    return diff_id if not parent_chain_id else _digest.of_bytes(f"{parent_chain_id} {diff_id}".encode())
 
 
 def plan_overlay(lowers_abs: list[str], lowers_rel: list[str], upper: str, work: str, cwd: str) -> MountSpec:

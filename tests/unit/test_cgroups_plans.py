@@ -153,3 +153,13 @@ def test_blkio_stat_parse():
 
 def test_unified_plan_is_raw():
     assert unified.plan(R(unified={"memory.high": "1G", "pids.max": "7"})) == [("memory.high", "1G"), ("pids.max", "7")]
+
+
+def test_blkio_weight_without_scheduler_is_unavailable(tmp_path):
+    from pallet.errors import Unavailable
+    (tmp_path / "blkio.throttle.read_bps_device").write_text("")
+    with pytest.raises(Unavailable, match="linux.resources.blockIO.weight"):
+        blkio.apply(R(blockIO={"weight": 500}), str(tmp_path))
+    (tmp_path / "blkio.bfq.weight").write_text("")
+    blkio.apply(R(blockIO={"weight": 500}), str(tmp_path))
+    assert (tmp_path / "blkio.bfq.weight").read_text() == "500"

@@ -10,6 +10,7 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
+from pallet.cgroups.stats import CPUSET_FLAGS, CpusetStats, parse_list
 from pallet.oci.resources import LinuxResources
 
 NAME = "cpuset"
@@ -38,3 +39,13 @@ def inherit(dir: str) -> None:
     for name in ("cpuset.cpus", "cpuset.mems"):
         if not (fs.read_optional(dir, name) or "").strip():
             fs.write(dir, name, (fs.read(parent, name)).strip())
+
+
+def stats(dir: str) -> CpusetStats:
+    flags = []
+    for name in CPUSET_FLAGS:
+        text = fs.read_optional(dir, f"cpuset.{name}")
+        if text is not None and text.strip():
+            flags.append((name, int(text)))
+    return CpusetStats(cpus=parse_list(fs.read_optional(dir, "cpuset.cpus") or ""),
+                       mems=parse_list(fs.read_optional(dir, "cpuset.mems") or ""), flags=tuple(flags))

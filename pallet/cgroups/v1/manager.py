@@ -37,8 +37,7 @@ ON_UNIFIED = {"hugetlb": v2_hugetlb}
 
 
 class V1Manager:
-    def __init__(self, path: str, mounts: dict[str, list[str]], unified: str | None = None,
-                 *, hybrid: bool | None = None) -> None:
+    def __init__(self, path: str, mounts: dict[str, list[str]], unified: str | None = None) -> None:
         """`mounts`: mountpoint -> the controllers mounted there."""
         self.path = path
         self.mounts = {mp: sorted(ctls) for mp, ctls in mounts.items()}
@@ -87,7 +86,8 @@ class V1Manager:
         for d in self.dirs():
             fs.write(d, "cgroup.procs", str(pid))
 
-    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True) -> list[str]:
+    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
+              skip_devices: bool = False) -> list[str]:
         res = as_resources(resources)
         warnings: list[str] = []
         on_unified = self.unified_controllers()
@@ -104,7 +104,8 @@ class V1Manager:
                     warnings.append(msg + "; ignored")
                 continue
             if name == "devices":
-                warnings += devices.apply(res, d, defaults=default_devices)
+                if not skip_devices:
+                    warnings += devices.apply(res, d, defaults=default_devices)
             else:
                 warnings += module.apply(res, d)
         if res.unified:
@@ -148,17 +149,19 @@ class V1Manager:
             fs.write(self.unified_dir, "cgroup.kill", "1")
             return
         # Freeze first so nothing forks a new task between reading the
-        # list and signalling it (runc's signalAllProcesses).
-        frozen = False
+        # list and signalling it (runc's signalAllProcesses); a cgroup
+        # that was paused stays paused.
+        froze = False
         try:
-            self.freeze()
-            frozen = True
+            if not self.is_frozen():
+                self.freeze()
+                froze = True
         except Exception:
             pass
         try:
             signal_pids(self.pids(), signum)
         finally:
-            if frozen:
+            if froze:
                 self.thaw()
 
     def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
@@ -167,6 +170,9 @@ class V1Manager:
             return
         if kill:
             self.kill_all(SIGKILL)
+            # A v1-frozen task can't act on SIGKILL until it is thawed.
+            if self.dir("freezer") and self.is_frozen():
+                self.thaw()
             wait_empty(self.pids, deadline, self.path)
         remove_with_retry(hierarchy.remove_tree, [d for d in self.dirs() if os.path.isdir(d)], deadline)
 
@@ -187,6 +193,9 @@ class V1Manager:
         kwargs = {}
         if usage or throttling:
             kwargs["cpu"] = CpuStats(**{k: v for k, v in (("usage", usage), ("throttling", throttling)) if v})
+        cpuset_dir = self.dir("cpuset")
+        if cpuset_dir:
+            kwargs["cpuset"] = cpuset.stats(cpuset_dir)
         return Stats(
             memory=memory.stats(mem_dir) if mem_dir else MemoryStats(),
             pids=pids_ctl.stats(pids_dir) if pids_dir else Stats().pids,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
+from pallet.cgroups.stats import CpusetStats, parse_list
 from pallet.cgroups.v1 import cpuset as v1
 from pallet.oci.resources import LinuxResources
 
@@ -17,3 +18,10 @@ def plan(res: LinuxResources) -> Plan:
 def apply(res: LinuxResources, dir: str) -> list[str]:
     fs.write_plan(dir, plan(res))
     return []
+
+
+def stats(dir: str) -> CpusetStats:
+    # What the tasks actually get: the effective lists (the configured
+    # ones may be empty, meaning "the parent's").
+    return CpusetStats(cpus=parse_list(fs.read_optional(dir, "cpuset.cpus.effective") or ""),
+                       mems=parse_list(fs.read_optional(dir, "cpuset.mems.effective") or ""))

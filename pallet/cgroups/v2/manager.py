@@ -66,7 +66,8 @@ class V2Manager:
     def add_pid(self, pid: int) -> None:
         fs.write(self.dir_, "cgroup.procs", str(pid))
 
-    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True) -> list[str]:
+    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
+              skip_devices: bool = False) -> list[str]:
         res = as_resources(resources)
         warnings: list[str] = []
         present = self.controllers()
@@ -79,7 +80,8 @@ class V2Manager:
             warnings += module.apply(res, self.dir_)
         if res.network is not None and (res.network.class_id or res.network.priorities):
             warnings.append("linux.resources.network: net_cls/net_prio do not exist on cgroup v2; ignored")
-        warnings += devices.apply(res, self.dir_, defaults=default_devices)
+        if not skip_devices:
+            warnings += devices.apply(res, self.dir_, defaults=default_devices)
         if res.unified:
             warnings += unified.apply(res, self.dir_)
         for w in warnings:
@@ -102,11 +104,17 @@ class V2Manager:
         if signum == SIGKILL and fs.exists(self.dir_, "cgroup.kill"):
             fs.write(self.dir_, "cgroup.kill", "1")
             return
-        self.freeze()
+        # Freeze so nothing forks between listing and signalling; a paused
+        # cgroup stays paused (v2 delivers signals to frozen tasks: SIGKILL
+        # kills them, others wait for the thaw).
+        froze = not self.is_frozen()
+        if froze:
+            self.freeze()
         try:
             signal_pids(self.pids(), signum)
         finally:
-            self.thaw()
+            if froze:
+                self.thaw()
 
     def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
         deadline = time.monotonic() + timeout
@@ -122,6 +130,7 @@ class V2Manager:
         usage, throttling = cpu.stats(d)   # cpu.stat exists even without the controller
         return Stats(
             cpu=CpuStats(usage=usage, throttling=throttling),
+            cpuset=cpuset.stats(d) if "cpuset" in present else Stats().cpuset,
             memory=memory.stats(d) if "memory" in present else MemoryStats(version="v2"),
             pids=pids_ctl.stats(d) if "pids" in present else Stats().pids,
             blkio=io.stats(d) if "io" in present else Stats().blkio,

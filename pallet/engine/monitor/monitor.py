@@ -5,47 +5,60 @@ init becomes its child; it holds the container's stdio, writes the json-file
 log (Docker's format, rotated by size), serves attach clients on a unix
 socket, reaps the exit status, writes it atomically to the exit file, then
 execs the exit command (`pallet container cleanup ID`: --rm and restart
-policies). It imports the standard library only and is exec'd as
-`python -I -S monitor.py CONFIG.json` to keep its memory small; the same
-`Monitor` class runs inside the CLI for a foreground `run`.
+policies). The same `Monitor` class runs inside the CLI for a foreground `run`.
+
+Memory is the point (conmon's role, measured against containerd-shim's
+3.4 MiB PSS): it is exec'd as `python -I -S monitor.py CONFIG` and imports
+only C modules that are builtin or tiny — `_signal` not `signal` (enum),
+`select.epoll` not `selectors`, `_socket` not `socket`, `marshal` for its
+config and `_json.encode_basestring` for log lines instead of `json` (which
+pulls in `re`). The subreaper bit is set by the CLI before the exec
+(PR_SET_CHILD_SUBREAPER survives execve), so no ctypes here either.
 
     pallet CLI                       monitor                      runtime
-      | spawn(config, sync pipe) ---->|                             |
+      | fork, subreaper, exec ------->|                             |
       |                               |-- posix_spawn create ------>| init waits
       |                               |<-- exit 0, pid file --------|
-      |<--------- "ok PID\n" ---------|   (init reparented to us)
+      |<--------- "ok PID\\n" ---------|   (init reparented to us)
       |-- runtime start ---------------------------------------------> runs
       x exits                         |<== stdout/stderr pipes ====  container
                                       |<-- SIGCHLD: waitpid(init)
                                       |-- exits/<id> (tmp + rename)
                                       `-- exec exit command
 
-Attach protocol (unix stream socket): the monitor sends frames
-`stream:u8 length:u32be data`, stream 1 = stdout, 2 = stderr, 3 = exit code
-(4 bytes, signed); the client's bytes go to the container's stdin when the
-container was created with -i, and the client's EOF closes that stdin.
+Attach protocol (unix stream socket `attach.sock` in the monitor's cwd, the
+container's run dir): the monitor sends frames `stream:u8 length:u32be data`,
+stream 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, signed); the client's
+bytes go to the container's stdin when it was created with -i, and the
+client's EOF closes that stdin.
 """
 
-from __future__ import annotations
-
+import _signal
+import _socket
+import _struct
 import errno
-import json
+import marshal
 import os
-import selectors
-import signal
-import socket
-import struct
+import select
 import sys
 import time
 
-PR_SET_CHILD_SUBREAPER = 36
-FRAME = struct.Struct(">BI")
+try:
+    from _json import encode_basestring as _quote
+except ImportError:  # pragma: no cover - CPython always has _json
+    from json.encoder import py_encode_basestring as _quote
+
 DRAIN_SECONDS = 1.0
+EPOLLIN = select.EPOLLIN
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    return _struct.pack(">BI", stream, len(data)) + data
 
 
 def rfc3339nano(ns: int) -> str:
     s, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + ".%09dZ" % frac
 
 
 class JsonFileLog:
@@ -66,8 +79,7 @@ class JsonFileLog:
         if final and rest:
             self._record(stream, rest)
             rest = b""
-        # Docker cuts lines longer than 16 KiB into several records.
-        while len(rest) >= 16384:
+        while len(rest) >= 16384:  # Docker cuts lines longer than 16 KiB into several records
             self._record(stream, rest[:16384])
             rest = rest[16384:]
         self.partial[stream] = rest
@@ -77,8 +89,8 @@ class JsonFileLog:
             self.write(stream, b"", final=True)
 
     def _record(self, stream: str, line: bytes) -> None:
-        rec = json.dumps({"log": line.decode("utf-8", "replace"), "stream": stream,
-                          "time": rfc3339nano(time.time_ns())}, separators=(",", ":")).encode() + b"\n"
+        rec = ('{"log":%s,"stream":"%s","time":"%s"}\n' % (
+            _quote(line.decode("utf-8", "replace")), stream, rfc3339nano(time.time_ns()))).encode()
         if self.max_size > 0 and self.size > 0 and self.size + len(rec) > self.max_size:
             self._rotate()
         os.write(self.fd, rec)
@@ -86,20 +98,20 @@ class JsonFileLog:
 
     def _rotate(self) -> None:
         os.close(self.fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
         if self.max_file > 1:
             for i in range(self.max_file - 1, 0, -1):
-                src = self.path if i == 1 else f"{self.path}.{i - 1}"
+                src = self.path if i == 1 else "%s.%d" % (self.path, i - 1)
                 if os.path.exists(src):
-                    os.replace(src, f"{self.path}.{i}")
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+                    os.replace(src, "%s.%d" % (self.path, i))
         else:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+            flags |= os.O_TRUNC
         self.fd = os.open(self.path, flags, 0o640)
         self.size = 0
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = "%s.tmp%d" % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, data)
@@ -114,6 +126,11 @@ def write_atomic(path: str, data: bytes) -> None:
         os.close(dfd)
 
 
+def exit_record(code: int, oom: bool, pid: int, error: str) -> bytes:
+    return ('{"exit_code":%d,"finished_at":%r,"oom_killed":%s,"pid":%d,"error":%s}' % (
+        code, time.time(), "true" if oom else "false", pid, _quote(error))).encode()
+
+
 def exit_code_of(status: int) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -121,12 +138,14 @@ def exit_code_of(status: int) -> int:
 
 
 def runtime_error(log_path: str) -> str:
-    """The last error message of a runtime's --log (json lines), or ''."""
+    """The last error message of a runtime's --log (json lines), or ''. Error path only: json is imported here."""
     try:
         with open(log_path, "rb") as f:
             lines = f.read().splitlines()
     except OSError:
         return ""
+    import json
+
     for line in reversed(lines):
         try:
             rec = json.loads(line)
@@ -137,165 +156,196 @@ def runtime_error(log_path: str) -> str:
     return ""
 
 
-def oom_killed(paths: list[str]) -> bool:
+def oom_killed(paths: list) -> bool:
+    """v1 memory.oom_control or v2 memory.events: an `oom_kill N` line with N > 0."""
     for p in paths:
         try:
             with open(p) as f:
                 for line in f:
                     key, _, val = line.partition(" ")
-                    if key in ("oom_kill", "oom") and int(val) > 0 and key == "oom_kill":
+                    if key == "oom_kill" and int(val) > 0:
                         return True
         except (OSError, ValueError):
             continue
     return False
 
 
+def unix_listener(path: str):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(16)
+    s.setblocking(False)
+    return s
+
+
+def accept(listener):
+    fd, _addr = listener._accept()
+    c = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+    c.setblocking(True)
+    return c
+
+
+def recv_fd(conn) -> int:
+    """One fd passed with SCM_RIGHTS (the runtime's pty master on the console socket), or -1."""
+    _msg, anc, _flags, _addr = conn.recvmsg(4096, _socket.CMSG_SPACE(4))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS and len(data) >= 4:
+            return int.from_bytes(data[:4], sys.byteorder)
+    return -1
+
+
 class Monitor:
     """One container's stdio, log, attach clients and exit status."""
 
-    def __init__(self, cfg: dict, *, local_out: tuple[int, int] | None = None, local_in: int | None = None):
+    def __init__(self, cfg: dict, *, local_out=None, local_in=None, on_created=None):
         self.cfg = cfg
-        self.sel = selectors.DefaultSelector()
+        self.on_created = on_created  # in-process use: start the container once created; returns an error or ""
+        self.ep = select.epoll()
+        self.handlers = {}  # fd -> (kind, name, object)
         self.log = JsonFileLog(cfg["log_path"], cfg.get("log_max_size", 0), cfg.get("log_max_file", 1))
         self.local_out = local_out
         self.local_in = local_in
-        self.clients: list[socket.socket] = []
+        self.clients = {}
         self.runtime_pid = 0
         self.container_pid = 0
-        self.status: int | None = None
+        self.status = None
         self.error = ""
         self.stdin_w = -1
         self.open_streams = 0
         self.first_stderr = True
         self.tty_master = -1
+        self.exit_record = None
+
+    def _watch(self, fd: int, kind: str, name: str = "", obj=None) -> None:
+        self.handlers[fd] = (kind, name, obj)
+        self.ep.register(fd, EPOLLIN)
+
+    def _unwatch(self, fd: int) -> None:
+        self.handlers.pop(fd, None)
+        try:
+            self.ep.unregister(fd)
+        except (OSError, ValueError):
+            pass
 
     # -- setup -----------------------------------------------------------
     def _spawn_runtime(self) -> None:
         cfg = self.cfg
-        fds = []
-        if cfg.get("tty"):
-            # With a terminal the runtime hands us the pty master over the console socket.
+        if cfg.get("tty"):  # the runtime hands us the pty master over the console socket
             in_fd = os.open(os.devnull, os.O_RDONLY)
             out_w = err_w = os.open(os.devnull, os.O_WRONLY)
         else:
             if cfg.get("interactive"):
                 in_fd, self.stdin_w = os.pipe()
-                os.set_blocking(self.stdin_w, False)
             else:
                 in_fd = os.open(os.devnull, os.O_RDONLY)
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
                 os.set_blocking(fd, False)
-                self.sel.register(fd, selectors.EVENT_READ, ("stream", name))
+                self._watch(fd, "stream", name)
                 self.open_streams += 1
-            fds = [out_w, err_w]
         actions = [(os.POSIX_SPAWN_DUP2, in_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
         argv = cfg["argv"]
         self.runtime_pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
-        for fd in {in_fd, *fds, out_w, err_w}:
+        for fd in {in_fd, out_w, err_w}:
             os.close(fd)
-
-    def _listen(self, path: str, kind: str) -> socket.socket:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-        s.listen(16)
-        s.setblocking(False)
-        self.sel.register(s, selectors.EVENT_READ, (kind, None))
-        return s
 
     # -- events ----------------------------------------------------------
     def _emit(self, stream: str, data: bytes) -> None:
-        if stream == "stderr" and self.first_stderr and self.cfg.get("hide_runtime_error_prefix"):
+        hide = self.cfg.get("hide_runtime_error_prefix")
+        if stream == "stderr" and self.first_stderr and hide:
             self.first_stderr = False
-            if data.startswith(self.cfg["hide_runtime_error_prefix"].encode()):
+            if self.container_pid == 0 and data.startswith(hide.encode()):
                 return
         self.log.write(stream, data)
         if self.local_out:
             fd = self.local_out[0 if stream == "stdout" else 1]
             try:
                 while data:
-                    n = os.write(fd, data)
-                    data = data[n:]
+                    data = data[os.write(fd, data):]
             except OSError:
                 self.local_out = None
         if self.clients:
-            frame = FRAME.pack(1 if stream == "stdout" else 2, len(data)) + data
-            for c in list(self.clients):
+            fr = frame(1 if stream == "stdout" else 2, data)
+            for fd, c in list(self.clients.items()):
                 try:
-                    c.sendall(frame)
+                    c.sendall(fr)
                 except OSError:
-                    self._drop(c)
+                    self._drop(fd)
 
-    def _drop(self, c: socket.socket) -> None:
-        if c in self.clients:
-            self.clients.remove(c)
-        try:
-            self.sel.unregister(c)
-        except (KeyError, ValueError):
-            pass
-        c.close()
+    def _drop(self, fd: int) -> None:
+        c = self.clients.pop(fd, None)
+        self._unwatch(fd)
+        if c is not None:
+            c.close()
 
     def _on_stream(self, fd: int, name: str) -> None:
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
             return
-        except OSError as e:  # EIO on a pty whose slave side closed
+        except OSError as e:  # EIO on a pty whose other side closed
             if e.errno != errno.EIO:
                 raise
             data = b""
         if data:
             self._emit(name, data)
         else:
-            self.sel.unregister(fd)
+            self._unwatch(fd)
             os.close(fd)
             self.open_streams -= 1
 
-    def _on_client(self, c: socket.socket) -> None:
-        try:
-            data = c.recv(65536)
-        except OSError:
-            data = b""
+    def _to_stdin(self, data: bytes) -> None:
         target = self.tty_master if self.tty_master >= 0 else self.stdin_w
-        if data:
-            if target >= 0:
-                try:
-                    os.write(target, data)
-                except OSError:
-                    pass
-            return
-        self._drop(c)
-        if self.stdin_w >= 0 and self.cfg.get("stdin_once", True):
+        if target >= 0:
+            try:
+                os.write(target, data)
+            except OSError:
+                pass
+
+    def _close_stdin(self) -> None:
+        if self.stdin_w >= 0:
             os.close(self.stdin_w)
             self.stdin_w = -1
 
-    def _on_local_in(self, fd: int) -> None:
-        data = os.read(fd, 65536)
-        target = self.tty_master if self.tty_master >= 0 else self.stdin_w
-        if data and target >= 0:
-            os.write(target, data)
-        elif not data:
-            self.sel.unregister(fd)
-            if self.stdin_w >= 0:
-                os.close(self.stdin_w)
-                self.stdin_w = -1
+    def _on_client(self, fd: int) -> None:
+        c = self.clients.get(fd)
+        try:
+            data = c.recv(65536) if c is not None else b""
+        except OSError:
+            data = b""
+        if data:
+            self._to_stdin(data)
+            return
+        self._drop(fd)
+        if self.cfg.get("stdin_once", True):
+            self._close_stdin()
 
-    def _on_console(self, s: socket.socket) -> None:
-        conn, _ = s.accept()
-        conn.setblocking(True)
-        _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+    def _on_local_in(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if data:
+            self._to_stdin(data)
+        else:
+            self._unwatch(fd)
+            self._close_stdin()
+
+    def _on_console(self, fd: int, listener) -> None:
+        conn = accept(listener)
+        master = recv_fd(conn)
         conn.close()
-        self.sel.unregister(s)
-        s.close()
-        if fds:
-            self.tty_master = fds[0]
-            os.set_blocking(self.tty_master, False)
-            self.sel.register(self.tty_master, selectors.EVENT_READ, ("stream", "stdout"))
+        self._unwatch(fd)
+        listener.close()
+        if master >= 0:
+            self.tty_master = master
+            os.set_blocking(master, False)
+            self._watch(master, "stream", "stdout")
             self.open_streams += 1
 
     def _reap(self) -> None:
@@ -311,11 +361,19 @@ class Monitor:
                 if self.cfg["mode"] == "run":
                     self.status = status
                 elif status != 0:
-                    self.error = runtime_error(self.cfg.get("runtime_log", "")) or f"runtime exited with status {exit_code_of(status)}"
+                    self.error = runtime_error(self.cfg.get("runtime_log", "")) or "runtime exited with status %d" % exit_code_of(status)
                     self.status = status
                 else:
                     self.container_pid = self._read_pid()
-                    self._report(f"ok {self.container_pid}")
+                    self._report("ok %d" % self.container_pid)
+                    if self.on_created is not None:
+                        err = self.on_created(self.container_pid)
+                        if err:
+                            self.error = err
+                            try:
+                                os.kill(self.container_pid, 9)
+                            except ProcessLookupError:
+                                pass
             elif pid == self.container_pid:
                 self.status = status
 
@@ -342,52 +400,76 @@ class Monitor:
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
-        forward = cfg.get("forward_signals", False)
-        if forward:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-                signal.signal(sig, self._forward)
+        old_wakeup = _signal.set_wakeup_fd(wake_w)
+        old_chld = _signal.signal(_signal.SIGCHLD, _noop)
+        self._watch(wake_r, "wake")
+        old = {}
+        if cfg.get("forward_signals"):
+            for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT):
+                old[sig] = _signal.signal(sig, self._forward)
+        listeners = []
         if cfg.get("attach_socket"):
-            self._listen(cfg["attach_socket"], "listen")
+            s = unix_listener(cfg["attach_socket"])
+            listeners.append(s)
+            self._watch(s.fileno(), "listen", "", s)
         if cfg.get("console_socket"):
-            self._listen(cfg["console_socket"], "console")
+            s = unix_listener(cfg["console_socket"])
+            listeners.append(s)
+            self._watch(s.fileno(), "console", "", s)
         if self.local_in is not None and cfg.get("interactive"):
             os.set_blocking(self.local_in, False)
-            self.sel.register(self.local_in, selectors.EVENT_READ, ("local_in", None))
-        self._spawn_runtime()
+            self._watch(self.local_in, "local_in")
+        try:
+            self._spawn_runtime()
+            self._loop(wake_r)
+        finally:
+            _signal.set_wakeup_fd(old_wakeup)
+            _signal.signal(_signal.SIGCHLD, old_chld)
+            for sig, h in old.items():
+                _signal.signal(sig, h)
+            if self.local_in is not None and cfg.get("interactive"):
+                os.set_blocking(self.local_in, True)
+            os.close(wake_r)
+            os.close(wake_w)
+        return self._finish(listeners)
+
+    def _loop(self, wake_r: int) -> None:
         deadline = None
         while True:
-            if self.status is not None and (self.open_streams == 0 or (deadline and time.monotonic() > deadline)):
-                break
-            if self.status is not None and deadline is None:
-                deadline = time.monotonic() + DRAIN_SECONDS
-            timeout = 0.1 if self.status is not None else None
-            for key, _ev in self.sel.select(timeout):
-                kind, name = key.data
+            if self.status is not None:
+                if self.open_streams == 0 or (deadline is not None and time.monotonic() > deadline):
+                    return
+                if deadline is None:
+                    deadline = time.monotonic() + DRAIN_SECONDS
+            timeout = 0.1 if self.status is not None else -1
+            try:
+                events = self.ep.poll(timeout)
+            except InterruptedError:
+                events = []
+            for fd, _ev in events:
+                h = self.handlers.get(fd)
+                if h is None:
+                    continue
+                kind, name, obj = h
                 if kind == "stream":
-                    self._on_stream(key.fd, name)
+                    self._on_stream(fd, name)
                 elif kind == "wake":
                     try:
                         while os.read(wake_r, 512):
                             pass
                     except BlockingIOError:
                         pass
-                    self._reap()
                 elif kind == "listen":
-                    conn, _ = key.fileobj.accept()
-                    conn.setblocking(True)
-                    self.clients.append(conn)
-                    self.sel.register(conn, selectors.EVENT_READ, ("client", None))
+                    c = accept(obj)
+                    self.clients[c.fileno()] = c
+                    self._watch(c.fileno(), "client")
                 elif kind == "client":
-                    self._on_client(key.fileobj)
+                    self._on_client(fd)
                 elif kind == "console":
-                    self._on_console(key.fileobj)
+                    self._on_console(fd, obj)
                 elif kind == "local_in":
-                    self._on_local_in(key.fd)
+                    self._on_local_in(fd)
             self._reap()
-        return self._finish()
 
     def _forward(self, signum, _frame) -> None:
         target = self.container_pid or self.runtime_pid
@@ -397,8 +479,9 @@ class Monitor:
             except ProcessLookupError:
                 pass
 
-    def _finish(self) -> int:
+    def _finish(self, listeners) -> int:
         self.log.flush()
+        os.close(self.log.fd)
         if self.error:
             self._report("error " + self.error.replace("\n", " "))
             code = -1
@@ -406,59 +489,51 @@ class Monitor:
             code = exit_code_of(self.status or 0)
         if self.container_pid == 0 and self.cfg["mode"] == "run":
             self.container_pid = self._read_pid()
-        record = {
-            "exit_code": code,
-            "finished_at": time.time(),
-            "oom_killed": oom_killed(self.cfg.get("oom_files", [])),
-            "pid": self.container_pid,
-            "error": self.error,
-        }
-        if self.cfg.get("exit_file"):
-            write_atomic(self.cfg["exit_file"], json.dumps(record).encode())
-        frame = FRAME.pack(3, 4) + struct.pack(">i", code)
-        for c in list(self.clients):
+        oom = oom_killed(self.cfg.get("oom_files", []))
+        self.exit_record = {"exit_code": code, "oom_killed": oom, "pid": self.container_pid, "error": self.error}
+        if self.cfg.get("exit_file") and not self.error:
+            write_atomic(self.cfg["exit_file"], exit_record(code, oom, self.container_pid, self.error))
+        fr = frame(3, _struct.pack(">i", code))
+        for fd, c in list(self.clients.items()):
             try:
-                c.sendall(frame)
+                c.sendall(fr)
             except OSError:
                 pass
-            self._drop(c)
+            self._drop(fd)
+        for s in listeners:
+            s.close()
         for path in (self.cfg.get("attach_socket"), self.cfg.get("console_socket")):
             if path:
                 try:
                     os.unlink(path)
                 except OSError:
                     pass
-        self.exit_record = record
+        for fd in list(self.handlers):
+            self._unwatch(fd)
+        self.ep.close()
+        if self.tty_master >= 0:
+            os.close(self.tty_master)
+        self._close_stdin()
         return code
 
 
-def _detach() -> None:
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTTOU, signal.SIGTTIN):
-        signal.signal(sig, signal.SIG_IGN)
-
-
-def _subreaper() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+def _noop(*_args) -> None:
+    pass
 
 
 def serve(cfg: dict) -> int:
     """Body of a detached monitor: run the container, then exec the exit command."""
-    _detach()
-    if cfg.get("stacks_file"):
+    for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE, _signal.SIGTTOU, _signal.SIGTTIN):
+        _signal.signal(sig, _signal.SIG_IGN)
+    if cfg.get("stacks_file"):  # the seed's hung-daemon recipe: SIGUSR1 dumps every thread's stack
         import faulthandler
 
-        faulthandler.register(signal.SIGUSR1, file=open(cfg["stacks_file"], "w"), all_threads=True)
-    if cfg["mode"] == "create":
-        _subreaper()
+        faulthandler.register(_signal.SIGUSR1, file=open(cfg["stacks_file"], "w"), all_threads=True)
     mon = Monitor(cfg)
     try:
         mon.run()
     except BaseException as exc:  # the CLI must hear about a failure, never EOF
-        mon._report(f"error monitor: {exc!r}".replace("\n", " "))
+        mon._report(("error monitor: %r" % (exc,)).replace("\n", " "))
         raise
     cmd = cfg.get("exit_command")
     if cmd and not mon.error:
@@ -469,9 +544,9 @@ def serve(cfg: dict) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    with open(argv[1]) as f:
-        cfg = json.load(f)
+def main(argv: list) -> int:
+    with open(argv[1], "rb") as f:
+        cfg = marshal.load(f)
     return serve(cfg)
 
 

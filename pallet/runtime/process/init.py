@@ -11,8 +11,25 @@ import os
 import sys
 
 from pallet.linux import ns, prctl
+from pallet.linux._libc import strerror
+from pallet.linux.misc import cloexec_from, setdomainname, sethostname
 from pallet.oci.runtime_spec import Process, frozen
+from pallet.runtime import capabilities, execstub, rlimits, rootfs, userns
 from pallet.runtime.process import sync
+
+# Everything the child runs after pivot_root must be imported before: the
+# host's site-packages is gone by then. Optional parts are loaded by
+# `preload(spec)` in the parent, before fork.
+
+
+def preload(spec) -> None:
+    if spec.hooks is not None:
+        import pallet.runtime.hooks  # noqa: F401
+    if spec.process is not None and spec.process.terminal:
+        import pallet.linux.tty  # noqa: F401
+    if spec.linux.seccomp:
+        import pallet.runtime.seccomp  # noqa: F401
+    import pallet.linux.netif  # noqa: F401
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Join order: the user ns first, so its owner's rights cover the others; mnt late.
@@ -36,6 +53,7 @@ class InitConfig:
     unshare_flags: int  # new namespaces other than user
     new_userns: bool
     lo_up: bool  # a new net ns: bring lo up
+    wait_go: bool  # a new cgroup ns: wait until the parent placed us in the cgroup
 
 
 def describe(exc: BaseException) -> str:
@@ -67,13 +85,14 @@ def stage1(cfg: InitConfig) -> None:
     try:
         # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
         prctl.set_dumpable(False)
-        sync.expect(sock, sync.Go)
+        if cfg.wait_go:
+            sync.expect(sock, sync.Go)
         fds = []
         for nstype, flag, path in cfg.join:
             try:
                 fds.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag, path))
             except OSError as exc:
-                raise OSError(exc.errno, f"open {nstype} namespace {path}: {exc.strerror}") from None
+                raise OSError(exc.errno, f"open {nstype} namespace {path}: {strerror(exc.errno)}") from None
         for fd, flag, path in fds:
             ns.setns(fd, flag, path)
             os.close(fd)
@@ -85,7 +104,7 @@ def stage1(cfg: InitConfig) -> None:
                 os.setresgid(0, 0, 0)
                 os.setresuid(0, 0, 0)
             except OSError as exc:
-                raise OSError(exc.errno, f"become root in the user namespace: {exc.strerror} (is 0 mapped?)") from None
+                raise OSError(exc.errno, f"become root in the user namespace: {strerror(exc.errno)} (is 0 mapped?)") from None
         if cfg.unshare_flags:
             ns.unshare(cfg.unshare_flags)
         pid = os.fork()
@@ -105,20 +124,19 @@ def stage2(cfg: InitConfig) -> None:
     spec = cfg.spec
     proc: Process = spec.process
     try:
-        setup = sync.expect(sock, sync.Setup)
-        state = dict(setup.state)
         if cfg.lo_up:
             from pallet.linux.netif import set_up
 
             set_up("lo")
+        root_fd = None
+        if cfg.plan is not None:
+            # Mount while the parent places us in the cgroup (it imports and writes meanwhile).
+            root_fd = rootfs.prepare(cfg.plan)
+        setup = sync.expect(sock, sync.Setup)
+        state = dict(setup.state)
         if proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
-        root_fd = None
-        if cfg.plan is not None:
-            from pallet.runtime import rootfs
-
-            root_fd = rootfs.prepare(cfg.plan)
         hooks = spec.hooks
         if hooks and (hooks.get("prestart") or hooks.get("createRuntime")):
             sync.send(sock, sync.RunHooks())
@@ -131,12 +149,8 @@ def stage2(cfg: InitConfig) -> None:
             rootfs.switch_root(cfg.plan, root_fd)
             os.close(root_fd)
         if spec.hostname:
-            from pallet.linux.misc import sethostname
-
             sethostname(spec.hostname)
         if spec.domainname:
-            from pallet.linux.misc import setdomainname
-
             setdomainname(spec.domainname)
         for key, value in spec.linux.sysctl.items():
             path = "/proc/sys/" + key.replace(".", "/")
@@ -144,7 +158,7 @@ def stage2(cfg: InitConfig) -> None:
                 with open(path, "w") as f:
                     f.write(value)
             except OSError as exc:
-                raise OSError(exc.errno, f"sysctl {key}={value}: {exc.strerror}") from None
+                raise OSError(exc.errno, f"sysctl {key}={value}: {strerror(exc.errno)}") from None
         if cfg.plan is not None:
             rootfs.finish(cfg.plan)
         if proc.terminal:
@@ -214,16 +228,12 @@ def process_env(proc: Process, home: str) -> list[str]:
 
 def lookpath(arg0: str, env: list[str]) -> str:
     """The executable `arg0` names, checked now so a bad one is a create-time error."""
-    import stat
-
     def check(path: str) -> str:
         try:
             st = os.stat(path)
         except OSError as exc:
-            from pallet.linux._libc import strerror
-
             raise OSError(exc.errno, f"exec {arg0}: {strerror(exc.errno)}") from None
-        if stat.S_ISDIR(st.st_mode):
+        if st.st_mode & 0o170000 == 0o040000:  # S_ISDIR
             raise OSError(21, f"exec {arg0}: is a directory")
         if not os.access(path, os.X_OK):
             raise OSError(13, f"exec {arg0}: permission denied")
@@ -241,8 +251,6 @@ def lookpath(arg0: str, env: list[str]) -> str:
 
 def prepare_process(proc: Process, seccomp_program, *, extra_gids: bool = True) -> tuple[str, list[str]]:
     """rlimits, cwd, executable, user and capabilities: everything before the exec fifo."""
-    from pallet.runtime import rlimits, userns
-
     rlimits.apply(proc.rlimits)
     _chdir(proc.cwd)
     name, home = userns.lookup_user(proc.user.uid)
@@ -257,8 +265,6 @@ def prepare_process(proc: Process, seccomp_program, *, extra_gids: bool = True) 
         install_filter(seccomp_program)
     caps = proc.capabilities
     if caps is not None:
-        from pallet.runtime import capabilities
-
         capabilities.drop_bounding(caps)
         prctl.set_keepcaps(True)
     gids = list(proc.user.additional_gids)
@@ -268,12 +274,12 @@ def prepare_process(proc: Process, seccomp_program, *, extra_gids: bool = True) 
         os.setgroups(gids)
     except OSError as exc:
         if not (exc.errno == 1 and not gids):  # setgroups denied in this user ns: nothing to drop anyway
-            raise OSError(exc.errno, f"setgroups {gids}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"setgroups {gids}: {strerror(exc.errno)}") from None
     try:
         os.setresgid(proc.user.gid, proc.user.gid, proc.user.gid)
         os.setresuid(proc.user.uid, proc.user.uid, proc.user.uid)
     except OSError as exc:
-        raise OSError(exc.errno, f"set user {proc.user.uid}:{proc.user.gid}: {exc.strerror}") from None
+        raise OSError(exc.errno, f"set user {proc.user.uid}:{proc.user.gid}: {strerror(exc.errno)}") from None
     if caps is not None:
         prctl.set_keepcaps(False)
         capabilities.apply(caps)
@@ -286,8 +292,6 @@ def _chdir(cwd: str) -> None:
     try:
         os.chdir(cwd)
     except OSError as exc:
-        from pallet.linux._libc import strerror
-
         raise OSError(exc.errno, f"chdir {cwd}: {strerror(exc.errno)}") from None
 
 
@@ -300,9 +304,6 @@ def finish_process(proc: Process, seccomp_program) -> None:
 
 
 def exec_process(proc: Process, exe: str, env: list[str], stub_fd: int | None, preserve_fds: int) -> None:
-    from pallet.linux.misc import cloexec_from
-    from pallet.runtime.execstub import exec_program
-
     # CVE-2024-21626: no host fd beyond stdio and --preserve-fds survives the exec.
     for fd in range(3, 3 + preserve_fds):
         try:
@@ -313,8 +314,6 @@ def exec_process(proc: Process, exe: str, env: list[str], stub_fd: int | None, p
     if stub_fd is not None and stub_fd < 3 + preserve_fds:
         stub_fd = None  # cannot happen with the parent's layout; never exec a preserved fd
     try:
-        exec_program(stub_fd, exe, list(proc.args), env)
+        execstub.exec_program(stub_fd, exe, list(proc.args), env)
     except OSError as exc:
-        from pallet.linux._libc import strerror
-
         raise OSError(exc.errno, f"exec {proc.args[0]}: {strerror(exc.errno)}") from None

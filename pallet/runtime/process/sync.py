@@ -6,17 +6,18 @@ One frozen value per message; each travels as one JSON datagram
 message ("exec /bin/nope: no such file or directory"), never "EOF".
 
     parent (pallet-runtime)         stage 1 (fork)                 stage 2 (fork; PID 1 of the container)
-      | fork ------------------------> |
-      | cgroup create, add_pid(stage1),|
-      | apply resources                |
-      | ---- Go -----------------------> | non-dumpable; setns joins;
-      |                                | unshare(CLONE_NEWUSER)?
+      | fork ------------------------> | non-dumpable
+      | [new cgroup ns only: cgroup    |
+      |  create, add_pid(stage 1)]     |
+      | ---- Go -----------------------> | (waited for only with a new cgroup ns)
+      |                                | setns joins; unshare(CLONE_NEWUSER)?
       | <--- NeedIdMaps --------------- |    (only with a new user ns)
-      | write uid_map/setgroups/gid_map |
+      | write uid_map/gid_map          |
       | ---- IdMapsDone --------------> | unshare(the other new ns); fork -> |
-      | <--- Stage2Pid(pid) ----------- | _exit(0)                           |
-      | waitpid(stage 1)                                                     |
-      | ---- Setup(state) --------------------------------------------------> | mounts, devices (before pivot)
+      | <--- Stage2Pid(pid) ----------- | _exit(0)                           | mounts, devices (before pivot),
+      | waitpid(stage 1); cgroup create,                                     |   in parallel with the parent
+      | add_pid(stage 2), apply resources                                    |
+      | ---- Setup(state) --------------------------------------------------> |
       | <--- RunHooks ------------------------------------------------------- |    (only with prestart/createRuntime hooks)
       | run prestart, createRuntime hooks                                     |
       | ---- HooksDone -----------------------------------------------------> | createContainer hooks; pivot_root;

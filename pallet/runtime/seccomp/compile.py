@@ -1,6 +1,6 @@
 """compile_filter: OCI `linux.seccomp` JSON -> SeccompProgram, with an in-memory and an on-disk cache.
 
-Runs in the runtime's parent, before fork. The cache key is the SHA-256 of
+Runs in the runtime's parent, before fork. The cache key is a BLAKE2b-256 of
 the canonical JSON, the backend and the machine, so a profile compiled
 once loads in about a millisecond (one small file read) afterwards.
 On-disk entries are written to a temp file and renamed (convention 9).
@@ -8,17 +8,21 @@ On-disk entries are written to a temp file and renamed (convention 9).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import struct
-from typing import Callable
 
 from pallet.errors import InvalidArgument
-from pallet.oci.seccomp import Seccomp
-from pallet.runtime.seccomp.plan import make_plan
 from pallet.runtime.seccomp.program import SeccompProgram
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~4 ms)
+if TYPE_CHECKING:
+    from typing import Callable
+
+try:  # blake2b without hashlib's OpenSSL load (~6 ms at import); same digest either way
+    from _blake2 import blake2b as _hash
+except ImportError:  # pragma: no cover - CPython always has it
+    from hashlib import blake2b as _hash
 
 DEFAULT_BACKEND = "pallet"
 CACHE_VERSION = 1
@@ -28,16 +32,19 @@ _HEADER = struct.Struct("=4sI")  # magic, flags
 _memory: dict[str, SeccompProgram] = {}
 
 
-def _backend_pallet(spec: Seccomp, warn) -> bytes:
+# Backends import lazily: a cache hit needs neither the model nor a compiler.
+def _backend_pallet(spec, warn) -> bytes:
     from pallet.runtime.seccomp import bpf, syscalls
+    from pallet.runtime.seccomp.plan import make_plan
 
     plan = make_plan(spec, syscalls.known_for(spec.architectures), warn)
     return bpf.compile_plan(plan)
 
 
-def _backend_libseccomp(spec: Seccomp, warn) -> bytes:
-    from pallet.runtime.seccomp import libseccomp
+def _backend_libseccomp(spec, warn) -> bytes:
     from pallet.oci.seccomp import ARCHES
+    from pallet.runtime.seccomp import libseccomp
+    from pallet.runtime.seccomp.plan import make_plan
 
     arches = [ARCHES[a] for a in spec.architectures] or [libseccomp.lib().seccomp_arch_native()]
     plan = make_plan(spec, lambda n: any(libseccomp.resolve(n, a) is not None for a in arches), warn)
@@ -49,7 +56,7 @@ BACKENDS: dict[str, Callable] = {"pallet": _backend_pallet, "libseccomp": _backe
 
 def cache_key(seccomp_json: dict, backend: str) -> str:
     canon = json.dumps(seccomp_json, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{CACHE_VERSION}\0{backend}\0{platform.machine()}\0{canon}".encode()).hexdigest()
+    return _hash(f"{CACHE_VERSION}\0{backend}\0{os.uname().machine}\0{canon}".encode(), digest_size=32).hexdigest()
 
 
 def _load(path: str, backend: str) -> SeccompProgram | None:
@@ -100,14 +107,12 @@ def compile_filter(
     if path:
         prog = _load(path, backend)
     if prog is None:
+        from pallet.oci.seccomp import Seccomp
+        from pallet.runtime.seccomp.plan import filter_flags
+
         spec = Seccomp.from_json(seccomp_json)
         bpf = BACKENDS[backend](spec, warn)
-        flags = 0
-        from pallet.oci.seccomp import FLAGS
-
-        for f in spec.flags:
-            flags |= FLAGS[f]
-        prog = SeccompProgram(bpf=bpf, flags=flags, backend=backend)
+        prog = SeccompProgram(bpf=bpf, flags=filter_flags(spec), backend=backend)
         if path:
             os.makedirs(cache_dir, exist_ok=True)
             _store(path, prog)

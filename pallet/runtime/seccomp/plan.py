@@ -15,10 +15,13 @@ from __future__ import annotations
 import errno
 import sys
 from dataclasses import dataclass
-from typing import Callable
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~4 ms)
 
 from pallet.errors import InvalidArgument
 from pallet.oci.seccomp import ACTIONS, ARCHES, FLAGS, OPERATORS, PREFIX, Seccomp
+
+if TYPE_CHECKING:
+    from typing import Callable
 
 # A syscall of a foreign architecture kills the process: there is no
 # sensible errno for a program the profile never meant to run.
@@ -96,7 +99,15 @@ def make_plan(spec: Seccomp, known: Callable[[str], bool], warn: Callable[[str],
         if total and len(unknown) == total:
             raise InvalidArgument(f"{PREFIX}.syscalls: no known syscall name (unknown: {', '.join(sorted(set(unknown))[:5])})")
         warn(f"seccomp: skipping unknown syscall names: {', '.join(sorted(set(unknown)))}")
+    return Plan(default_action=default, arches=tuple(dict.fromkeys(ARCHES[a] for a in spec.architectures)),
+                flags=filter_flags(spec), rules=tuple(rules))
+
+
+def filter_flags(spec: Seccomp) -> int:
+    """SECCOMP_FILTER_FLAG_* bits; WAIT_KILLABLE_RECV only means something with a listener, which we refuse."""
     flags = 0
-    for f in spec.flags:
+    for i, f in enumerate(spec.flags):
+        if f == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV":
+            raise InvalidArgument(f"{PREFIX}.flags[{i}]: {f!r} needs SCMP_ACT_NOTIFY, which pallet does not support")
         flags |= FLAGS[f]
-    return Plan(default_action=default, arches=tuple(dict.fromkeys(ARCHES[a] for a in spec.architectures)), flags=flags, rules=tuple(rules))
+    return flags

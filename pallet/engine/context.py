@@ -1,0 +1,75 @@
+"""EngineContext: what every use case needs, opened once per command and passed explicitly.
+
+    ctx = EngineContext.open(root=..., runroot=..., config=...)
+    ctx.db            sqlite3 connection, schema migrated (pallet.metadata.db)
+    ctx.content       ContentStore at <root>/content
+    ctx.snapshotter   OverlaySnapshotter at <root>/overlay
+    ctx.daemon        DaemonConfig (daemon.json)
+    ctx.tmp_dir       <root>/tmp (spooled archives; same fs as the store)
+
+No globals: the CLI builds one from its GlobalOptions (`from_options`).
+`image_users` is the hook the container use cases fill so `rmi` can refuse
+an image a container uses (by default: the snapshots table's image ids).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class EngineContext:
+    root: str
+    runroot: str
+    db: sqlite3.Connection
+    content: object
+    snapshotter: object
+    daemon: object
+    config_path: str = ""
+    image_users: Callable[["EngineContext", str], list[str]] | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def tmp_dir(self) -> str:
+        return os.path.join(self.root, "tmp")
+
+    @property
+    def storage_opts(self) -> dict[str, str]:
+        out = {}
+        for opt in getattr(self.daemon, "storage_opts", ()) or ():
+            k, _, v = opt.partition("=")
+            out[k.strip().removeprefix("overlay2.").removeprefix("overlay.")] = v.strip()
+        return out
+
+    @classmethod
+    def open(cls, *, root: str, runroot: str, config: str = "", driver: str | None = None,
+             config_required: bool = False) -> "EngineContext":
+        from pallet.engine import daemon_config
+        from pallet.metadata import db as _db
+        from pallet.store.content import ContentStore
+        from pallet.store.snapshotter import open_snapshotter
+
+        daemon = daemon_config.load(config, required=config_required) if config else daemon_config.DaemonConfig()
+        os.makedirs(root, 0o711, exist_ok=True)
+        os.makedirs(runroot, 0o700, exist_ok=True)
+        drv = driver or (daemon.raw.get("storage-driver") if getattr(daemon, "raw", None) else None) or "overlay"
+        return cls(root=root, runroot=runroot, db=_db.open_db(root),
+                   content=ContentStore(os.path.join(root, "content")),
+                   snapshotter=open_snapshotter(root, drv), daemon=daemon, config_path=config)
+
+    @classmethod
+    def from_options(cls, opts) -> "EngineContext":
+        """From the CLI's GlobalOptions (root, runroot, config)."""
+        return cls.open(root=opts.root, runroot=opts.runroot, config=opts.config)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,89 @@
+"""`run`: create + start, then (unless detached) wait, forward signals, and delete.
+
+Returns the container process's exit status (128+n when killed by signal n),
+as runc does. We become a child subreaper first, so the init (forked by
+our stage 1 child, which exits) is reparented to us and we can wait for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pallet.runtime import state as st
+from pallet.runtime.create import CreateOptions, create
+from pallet.runtime.start import start
+
+# Signals `run` passes on to the container instead of dying of them.
+FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
+
+
+def run(opts: CreateOptions, *, detach: bool = False) -> int:
+    from pallet.linux.prctl import set_child_subreaper
+
+    console = None
+    if not detach:
+        set_child_subreaper(True)
+        if opts.console_socket is None and _needs_console(opts):
+            import _socket
+
+            console = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+            opts = opts.replace(console_fd=console[1].fileno())
+    try:
+        cs = create(opts)
+    finally:
+        if console is not None:
+            console[1].close()
+    try:
+        master = None
+        if console is not None:
+            from pallet.linux.tty import recv_fd
+
+            master, _ = recv_fd(console[0])
+            console[0].close()
+        start(opts.root, opts.id)
+    except BaseException:
+        from pallet.runtime.delete import destroy
+
+        destroy(opts.root, cs)
+        raise
+    if detach:
+        return 0
+    status = _wait(cs.pid, master)
+    from pallet.runtime.delete import destroy
+
+    destroy(opts.root, cs, st.STOPPED)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _needs_console(opts: CreateOptions) -> bool:
+    from pallet.oci.runtime_spec import load
+
+    spec = load(opts.bundle)
+    return bool(spec.process and spec.process.terminal)
+
+
+def _wait(pid: int, master: int | None) -> int:
+    import _signal
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        _signal.signal(sig, forward)
+    if master is not None:
+        from pallet.runtime.tty_proxy import proxy
+
+        proxy(master, pid)
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return 0
+        if wpid == pid:
+            return status
