@@ -12,18 +12,34 @@ a temporary tree standing for a layout this machine lacks.
 
 from __future__ import annotations
 
-from pallet.cgroups.manager import CgroupManager
-from pallet.cgroups.mode import DEFAULT_ROOT, CgroupMode, detect
-from pallet.cgroups.paths import resolve
+from typing import TYPE_CHECKING
+
 from pallet.errors import InvalidArgument
 
+if TYPE_CHECKING:
+    from pallet.cgroups.manager import CgroupManager
+    from pallet.cgroups.mode import CgroupMode
+
 __all__ = ["CgroupManager", "CgroupMode", "detect", "open_manager", "manager_from_json", "resolve"]
+
+DEFAULT_ROOT = "/sys/fs/cgroup"
+# Names loaded on first use: `state`/`list` import this package only to
+# reopen a manager and ask is_frozen(), and pay for nothing else.
+_LAZY = {"CgroupManager": "manager", "CgroupMode": "mode", "detect": "mode", "resolve": "paths"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(__import__(f"pallet.cgroups.{_LAZY[name]}", fromlist=[name]), name)
+    raise AttributeError(f"module 'pallet.cgroups' has no attribute {name!r}")
 
 
 def open_manager(cgroups_path: str | None, container_id: str, *, root: str = DEFAULT_ROOT,
                  mode: CgroupMode | None = None, systemd: bool | None = None) -> CgroupManager:
     """A manager for the container's cgroup; nothing is created until create()."""
     from pallet.cgroups import hierarchy
+    from pallet.cgroups.mode import CgroupMode, detect
+    from pallet.cgroups.paths import resolve
 
     path = resolve(cgroups_path, container_id, systemd=systemd)
     mode = mode or detect(root)

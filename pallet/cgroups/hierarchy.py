@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pallet.errors import PalletError
-from pallet.linux.proc import read_mountinfo
 
 # Superblock options of a v1 cgroup mount that are not controllers.
 _NOT_CONTROLLERS = frozenset({"rw", "ro", "clone_children", "noprefix", "xattr",
                               "cpuset_v2_mode", "favordynmods", "none"})
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(NamedTuple):
     mountpoint: str
     controllers: frozenset[str]   # "memory", "cpu", ..., or "name=systemd"
 
 
 def v1_hierarchies(root: str) -> list[Hierarchy]:
     """The v1 hierarchies mounted below `root`, or a fake tree's subdirs."""
+    from pallet.linux.proc import read_mountinfo
+
     found = []
     for m in read_mountinfo():
         if m.fstype == "cgroup" and os.path.dirname(m.mountpoint) == root.rstrip("/"):

@@ -20,17 +20,16 @@ unless `default_devices=False` (only the spec's) or `skip_devices=True`
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pallet.cgroups.stats import Stats
 from pallet.errors import PalletError
-from pallet.oci.resources import LinuxResources
 
-log = logging.getLogger("pallet.cgroups")
+if TYPE_CHECKING:  # kept out of the import path of `state`/`list`, which only ask is_frozen()
+    from pallet.cgroups.stats import Stats
+    from pallet.oci.resources import LinuxResources
 
 
 class CgroupManager(Protocol):
@@ -53,6 +52,8 @@ class CgroupManager(Protocol):
 
 
 def as_resources(resources: dict | LinuxResources | None) -> LinuxResources:
+    from pallet.oci.resources import LinuxResources
+
     if isinstance(resources, LinuxResources):
         return resources
     return LinuxResources.from_json(resources or {})

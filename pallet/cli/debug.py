@@ -33,7 +33,7 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 10s, 500ms)") from None
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(enter_remainder: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pallet debug", description="Read-only diagnostics of the node's containers.")
     p.add_argument("--state-root", default="/", help="prefix of the runtimes' state dirs (default /)")
     p.add_argument("--proc", default="/proc", help="the /proc tree to read")
@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                             ("-C", "--cgroup", "cgroup"), ("-T", "--time", "time")):
         s.add_argument(short, long, dest="ns", action="append_const", const=ns)
     s.add_argument("-a", "--all", action="store_true", help="every namespace, the mount namespace too")
-    s.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
+    if enter_remainder:
+        # only without "--": argparse's REMAINDER would swallow flags after the target
+        s.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     s = sub.add_parser("caps", help="decode capability sets of a PID or a hex mask")
     s.add_argument("subjects", nargs="+", metavar="PID|HEX")
@@ -125,13 +127,14 @@ class _Context:
 
 
 def _format_rows(template: str, rows: list[dict]) -> str:
-    from pallet.debug.render import format_rows
+    """--format through the shared Go-template engine ("table ..." and "json" included)."""
+    from pallet.debug.render import format_rows, go_keys
 
     try:
-        from pallet.cli.gotemplate import render
-    except ImportError:  # the shared Go-template module may not exist yet
-        render = None
-    return format_rows(template, rows, render)
+        from pallet.cli.gotemplate import format_rows as go_format_rows
+    except ImportError:  # keep debug usable if the template package is broken or absent
+        return format_rows(template, rows)
+    return go_format_rows(template, [go_keys(r) for r in rows], template)
 
 
 def _out(text: str) -> None:
@@ -165,9 +168,10 @@ def _whois_text(r) -> str:
     if r.host:
         lines.append("  host process (no container owns it)")
     else:
-        what = "container" if not r.role else f"{r.role} of container"
         lines.append(f"  runtime:    {r.runtime}")
-        lines.append(f"  {what}:  {r.container_id}" + (f" ({r.name})" if r.name else ""))
+        lines.append(f"  container:  {r.container_id}" + (f" ({r.name})" if r.name else ""))
+        if r.role == "conmon":
+            lines.append("  role:       conmon (the runtime's monitor, not the workload)")
         if r.kind:
             lines.append(f"  kind:       {r.kind}")
         if r.image:
@@ -372,5 +376,13 @@ COMMANDS = {
 
 
 def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    # `enter ... -- CMD`: split at "--" before argparse, so flags after the
+    # target (`enter web -u -- hostname`) are still ours and CMD is untouched.
+    command: list[str] | None = None
+    if "enter" in argv and "--" in argv[argv.index("enter"):]:
+        cut = argv.index("--", argv.index("enter"))
+        argv, command = argv[:cut], argv[cut + 1:]
+    args = _parser(enter_remainder=command is None).parse_args(argv)
+    if command is not None:
+        args.cmd = command
     return COMMANDS[args.command](_Context(opts, args), args)

@@ -34,7 +34,8 @@ class Catalog:
             loaded = self.load(rt)
             for r in loaded.records:
                 if r.id == container_id:
-                    return r, []
+                    # found, but say what was only partly readable (a fallback source)
+                    return r, [f"{rt}: {p}" for p in loaded.problems]
             notes.extend(f"{rt}: {p}" for p in loaded.problems)
             if not loaded.present:
                 notes.append(f"{rt}: no state found on this host")

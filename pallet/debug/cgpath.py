@@ -74,6 +74,21 @@ _POD_RULES: tuple[tuple[str, re.Pattern], ...] = (
 )
 
 
+# Cgroups of runtime machinery that carry no container id: whois says what they are.
+INFRASTRUCTURE: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"^/libpod_parent/conmon$"), "podman's conmon (cgroupfs manager: every conmon shares this cgroup)"),
+    (re.compile(r"/system\.slice/(?:docker|containerd|crio|podman)\.service$"), "a container runtime daemon"),
+    (re.compile(r"/kubepods(?:\.slice)?$"), "the kubelet's pods root"),
+)
+
+
+def infrastructure(path: str) -> str:
+    for pattern, what in INFRASTRUCTURE:
+        if pattern.search(path):
+            return what
+    return ""
+
+
 @dataclass(frozen=True)
 class CgroupOwner:
     """What a cgroup path says about its owner."""

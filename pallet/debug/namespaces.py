@@ -29,6 +29,15 @@ class Namespace:
     container_id: str = ""
 
 
+def _host_inodes(types: tuple[str, ...], proc: str) -> dict[str, int | None]:
+    """The host's namespaces: PID 1's when readable, else this process's."""
+    for ref in ("1", "self"):
+        inodes = {t: procfs.ns_inode(ref, t, proc) for t in types}
+        if any(v is not None for v in inodes.values()):
+            return inodes
+    return {}
+
+
 def namespaces(attributor: Attributor, *, types: tuple[str, ...] = LSNS_ORDER,
                pid: int | None = None) -> tuple[list[Namespace], int]:
     """(namespaces sorted by type then inode, number of processes that could not be read)."""
@@ -46,13 +55,17 @@ def namespaces(attributor: Attributor, *, types: tuple[str, ...] = LSNS_ORDER,
     wanted = None
     if pid is not None:
         wanted = {(t, procfs.ns_inode(pid, t, proc)) for t in types}
+    host = _host_inodes(types, proc)
     out = []
     for (t, ino), pids in members.items():
         if wanted is not None and (t, ino) not in wanted:
             continue
         low = min(pids)
         a = attributor.of_pid(low)
-        out.append(Namespace(ino, t, len(pids), low, procfs.command(low, proc), a.label(),
+        # Not a container by its cgroup, yet not the host's namespace either:
+        # something unshared it (a runtime pallet can't name, a sandbox tool).
+        owner = a.label() if a.is_container or host.get(t) in (None, ino) else "(not host, owner unknown)"
+        out.append(Namespace(ino, t, len(pids), low, procfs.command(low, proc), owner,
                              a.container_id if a.is_container else ""))
     order = {t: i for i, t in enumerate(LSNS_ORDER)}
     out.sort(key=lambda n: (order.get(n.type, 99), n.inode))

@@ -1,9 +1,9 @@
 """`pallet debug usage`: a container's memory (Docker's accounting) and CPU % over an interval.
 
 Memory as `docker stats` shows it: usage minus the inactive file cache
-(v1: memory.usage_in_bytes - total_inactive_file from memory.stat; v2:
-memory.current - inactive_file), because reclaimable page cache is not
-what the workload needs. CPU % is the cgroup's CPU time over the wall
+(pallet.cgroups.memory_accounting, over the v1/v2 memory stats readers of
+pallet.cgroups), because reclaimable page cache is not what the workload
+needs. CPU % is the cgroup's CPU time over the wall
 time of the interval: 100% is one CPU busy (v1 cpuacct.usage in ns, v2
 cpu.stat usage_usec). The seed's recipe read these through `nsenter -m`,
 which only works when the container mounts its own cgroup; here the
@@ -16,12 +16,14 @@ import os
 import time
 from dataclasses import dataclass
 
+from pallet.cgroups import memory_accounting
+from pallet.cgroups.v1 import cpuacct as v1_cpuacct
+from pallet.cgroups.v1 import memory as v1_memory
+from pallet.cgroups.v2 import cpu as v2_cpu
+from pallet.cgroups.v2 import memory as v2_memory
 from pallet.debug import procfs
 from pallet.debug.cgroupview import HierarchyInfo, cgroup_dir, hierarchies
 from pallet.errors import Unavailable
-
-_UNLIMITED = 1 << 62   # v1 prints 9223372036854771712 for "no limit"
-
 
 @dataclass(frozen=True)
 class MemorySample:
@@ -44,55 +46,32 @@ class Usage:
     online_cpus: int
 
 
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:
-        return None
-    if text == "max":
-        return None
-    return int(text)
-
-
-def _read_kv(path: str) -> dict[str, int]:
-    out = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(" ")
-                if value.strip().lstrip("-").isdigit():
-                    out[key] = int(value)
-    except OSError:
-        pass
-    return out
+def _sample(d: str, mem, swap: int | None) -> MemorySample:
+    key = "total_inactive_file" if mem.version == "v1" else "inactive_file"
+    limit = mem.usage.limit
+    return MemorySample(
+        usage=memory_accounting.usage(mem), raw_usage=mem.usage.usage, inactive_file=mem.raw.get(key, 0),
+        limit=None if not limit or limit >= memory_accounting.UNLIMITED else limit,
+        swap=swap, cgroup_dir=d, version=mem.version,
+    )
 
 
 def memory_v1(d: str) -> MemorySample | None:
-    usage = _read_int(os.path.join(d, "memory.usage_in_bytes"))
-    if usage is None:
+    if not os.path.exists(os.path.join(d, "memory.usage_in_bytes")):
         return None
-    stat = _read_kv(os.path.join(d, "memory.stat"))
-    inactive = stat.get("total_inactive_file", 0)
-    limit = _read_int(os.path.join(d, "memory.limit_in_bytes"))
-    memsw = _read_int(os.path.join(d, "memory.memsw.usage_in_bytes"))
-    return MemorySample(
-        usage=usage - inactive if inactive < usage else usage, raw_usage=usage, inactive_file=inactive,
-        limit=None if limit is None or limit >= _UNLIMITED else limit,
-        swap=None if memsw is None else max(memsw - usage, 0), cgroup_dir=d, version="v1",
-    )
+    mem = v1_memory.stats(d)
+    # memsw exists only with swap accounting; it counts memory + swap
+    has_memsw = os.path.exists(os.path.join(d, "memory.memsw.usage_in_bytes"))
+    return _sample(d, mem, max(mem.swap.usage - mem.usage.usage, 0) if has_memsw else None)
 
 
 def memory_v2(d: str) -> MemorySample | None:
-    usage = _read_int(os.path.join(d, "memory.current"))
-    if usage is None:
+    if not os.path.exists(os.path.join(d, "memory.current")):
         return None
-    inactive = _read_kv(os.path.join(d, "memory.stat")).get("inactive_file", 0)
-    return MemorySample(
-        usage=usage - inactive if inactive < usage else usage, raw_usage=usage, inactive_file=inactive,
-        limit=_read_int(os.path.join(d, "memory.max")), swap=_read_int(os.path.join(d, "memory.swap.current")),
-        cgroup_dir=d, version="v2",
-    )
+    mem = v2_memory.stats(d)
+    # runc's (and pallet.cgroups') v2 swap entry is memory + swap, like v1's memsw
+    has_swap = os.path.exists(os.path.join(d, "memory.swap.current"))
+    return _sample(d, mem, max(mem.swap.usage - mem.usage.usage, 0) if has_swap else None)
 
 
 def memory_of(hs: list[HierarchyInfo], lines) -> MemorySample | None:
@@ -104,11 +83,11 @@ def memory_of(hs: list[HierarchyInfo], lines) -> MemorySample | None:
 
 def cpu_time_ns(d: str) -> int | None:
     """The cgroup's total CPU time in ns, on either version."""
-    ns = _read_int(os.path.join(d, "cpuacct.usage"))
-    if ns is not None:
-        return ns
-    usec = _read_kv(os.path.join(d, "cpu.stat")).get("usage_usec")
-    return None if usec is None else usec * 1000
+    if os.path.exists(os.path.join(d, "cpuacct.usage")):
+        return v1_cpuacct.stats(d).total
+    if os.path.exists(os.path.join(d, "cpu.stat")):
+        return v2_cpu.stats(d)[0].total
+    return None
 
 
 def usage(pid: int, interval: float, proc: str = "/proc", sleep=time.sleep) -> Usage:

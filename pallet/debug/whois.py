@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pallet.debug import procfs
 from pallet.debug.attribution import Attributor
+from pallet.debug.cgpath import infrastructure
 from pallet.debug.hostname import hostname as read_hostname
 from pallet.errors import NotFound
 
@@ -59,6 +60,9 @@ def whois(pid: int, attributor: Attributor, *, with_hostname: bool = True) -> Wh
     a = attributor.of_pid(pid)
     notes = list(a.notes)
     host = not a.is_container
+    machinery = infrastructure(a.owner.path) if host else ""
+    if machinery:
+        notes.append(f"cgroup of {machinery}")
     if host and _same_namespaces_as_host(pid, proc) is False:
         notes.append("no known cgroup naming, but the process is in its own namespaces (a container?)")
     hostname, source = ("", "")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import _socket
 import fcntl
 import struct
+
+from pallet.linux._libc import strerror
 
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914

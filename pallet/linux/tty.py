@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import _socket
 import array
 import fcntl
 import os
 import struct
+
+from pallet.linux._libc import strerror
 
 TIOCSCTTY = 0x540E
 TIOCSWINSZ = 0x5414

@@ -6,11 +6,10 @@ the init's mount ns, which dies with it) or state dir.
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import _socket
 import os
 
+from pallet.linux._libc import strerror
 from pallet.errors import AlreadyExists, InvalidArgument, PalletError, Unavailable
 from pallet.oci.runtime_spec import Spec, frozen, load
 from pallet.runtime import state as st

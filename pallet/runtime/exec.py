@@ -16,10 +16,9 @@ process is a fresh fork of a single-threaded parent.
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import os
 
+from pallet.linux._libc import strerror
 from pallet.errors import InvalidArgument
 from pallet.oci.runtime_spec import Capabilities, Process, Spec, User, frozen, read_json_file
 from pallet.runtime import state as st

@@ -12,11 +12,10 @@ read-only paths and root.readonly once inside.
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import os
 import stat
 
+from pallet.linux._libc import strerror
 from pallet.linux import mount as m
 from pallet.linux.openat2 import open_in_root
 from pallet.oci.runtime_spec import Spec, frozen

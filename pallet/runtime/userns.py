@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pallet.linux._libc import strerror  # noqa: E402
-
 import os
+
+from pallet.linux._libc import strerror
 
 
 def map_text(mappings) -> str:

@@ -42,8 +42,14 @@ class Runtime:
         config["linux"]["cgroupsPath"] = cgroups_path
         config["linux"]["resources"] = dict(config["linux"].get("resources") or {}, **(resources or {}))
         config_path.write_text(json.dumps(config))
-        subprocess.run([self.binary, "--root", self.root, "run", "-d", "--bundle", str(self.bundle), cid],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, timeout=60)
+        # The detached container inherits stdout/stderr: files, not pipes,
+        # or waiting for EOF would wait for the container.
+        with open(self.bundle / f"{cid}.log", "w+") as log:
+            r = subprocess.run([self.binary, "--root", self.root, "run", "-d", "--bundle", str(self.bundle), cid],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+            if r.returncode != 0:
+                log.seek(0)
+                raise AssertionError(f"run {cid}: rc={r.returncode} {log.read()}")
         return json.loads(self("state", cid).stdout)["pid"]
 
     def status(self, cid: str) -> str:

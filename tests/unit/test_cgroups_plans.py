@@ -163,3 +163,9 @@ def test_blkio_weight_without_scheduler_is_unavailable(tmp_path):
     (tmp_path / "blkio.bfq.weight").write_text("")
     blkio.apply(R(blockIO={"weight": 500}), str(tmp_path))
     assert (tmp_path / "blkio.bfq.weight").read_text() == "500"
+
+
+def test_rdma_plan():
+    from pallet.cgroups.v1 import rdma
+    r = R(rdma={"mlx4_0": {"hcaHandles": 2, "hcaObjects": 2000}})
+    assert rdma.plan(r) == [("rdma.max", "mlx4_0 hca_handle=2 hca_object=2000")]

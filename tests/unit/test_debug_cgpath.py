@@ -138,3 +138,11 @@ def test_v2_host():
 def test_path_with_colon():
     lines = parse_proc_cgroup("1:name=systemd:/system.slice:docker:odd\n")
     assert lines[0].path == "/system.slice:docker:odd"
+
+
+@pytest.mark.parametrize("path,word", [("/libpod_parent/conmon", "conmon"), ("/system.slice/docker.service", "daemon"),
+                                       ("/kubepods.slice", "kubelet"), ("/kubepods", "kubelet")])
+def test_infrastructure_cgroups(path, word):
+    from pallet.debug.cgpath import infrastructure
+
+    assert word in infrastructure(path) and not identify(path).is_container

@@ -204,10 +204,13 @@ def podman_container(paths: HostPaths, cid: str, *, name: str, image: str = "doc
     return diff
 
 
-def pallet_runtime_state(paths: HostPaths, cid: str, *, pid: int, annotations: dict | None = None) -> None:
-    _write(f"{paths.pallet_runtime_root}/{cid}/state.json",
-           {"ociVersion": "1.2.0", "id": cid, "status": "running", "pid": pid, "bundle": "/b",
-            "annotations": annotations or {}})
+def pallet_runtime_state(paths: HostPaths, cid: str, *, pid: int, pid_start: int = 0,
+                         annotations: dict | None = None, base: str | None = None) -> None:
+    # pallet-runtime's state.json (pallet/runtime/state.py): no status, it is derived
+    _write(f"{base or paths.pallet_runtime_root}/{cid}/state.json",
+           {"id": cid, "pid": pid, "pid_start": pid_start, "bundle": "/b", "rootfs": "/b/rootfs",
+            "created": "2026-11-27T18:00:00.000000000Z", "owner": "", "annotations": annotations or {},
+            "config": {}, "cgroup": None})
 
 
 # --- the readers against these layouts -------------------------------------------------------
@@ -218,7 +221,8 @@ UID = "aebd4ae8-8e1b-11e8-b174-3ca82ae95d28"
 
 
 def _paths(tmp_path) -> HostPaths:
-    return HostPaths(root=str(tmp_path / "node"), pallet_root=str(tmp_path / "pallet"))
+    return HostPaths(root=str(tmp_path / "node"), pallet_root=str(tmp_path / "pallet"),
+                     pallet_runroot=str(tmp_path / "pallet-run"))
 
 
 def test_docker_reader_with_kubernetes_labels(tmp_path):
@@ -319,15 +323,22 @@ def test_pallet_reader_db_and_runtime_state(tmp_path):
     from pallet.debug.sources import pallet_state
 
     p = _paths(tmp_path)
-    pallet_runtime_state(p, CID, pid=33)
-    os.makedirs(p.pallet_root)
+    me = os.getpid()   # a live pid; the stale one below must read as stopped
+    pallet_runtime_state(p, CID, pid=me, annotations={"io.pallet.container.name": "web"},
+                         base=f"{p.pallet_runroot}/runtimes/pallet-runtime")
+    pallet_runtime_state(p, SID, pid=me, pid_start=1, annotations={"io.pallet.container.name": "old"})
+    os.makedirs(f"{p.pallet_root}/overlay/active/snap1/upper")
     conn = sqlite3.connect(os.path.join(p.pallet_root, "pallet.db"))
     with conn:
-        conn.execute("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT, image TEXT, status TEXT, pid INT)")
-        conn.execute("INSERT INTO containers VALUES (?, 'web', 'busybox', 'running', 33)", (CID,))
+        conn.execute("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT, image TEXT, status TEXT, pid INT,"
+                     " snapshot TEXT)")
+        conn.execute("INSERT INTO containers VALUES (?, 'web', 'busybox', 'running', ?, 'snap1')", (CID, me))
     conn.close()
-    (r,) = pallet_state.load(p).records
-    assert (r.name, r.image, r.pid) == ("web", "busybox", 33)
+    by_id = {r.id: r for r in pallet_state.load(p).records}
+    r = by_id[CID]
+    assert (r.name, r.image, r.pid) == ("web", "busybox", me)
+    assert r.upper_dir == f"{p.pallet_root}/overlay/active/snap1/upper"
+    assert by_id[SID].name == "old" and by_id[SID].pid == 0
 
 
 def test_pallet_reader_tolerates_a_foreign_schema(tmp_path):

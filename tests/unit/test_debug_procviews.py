@@ -162,3 +162,27 @@ def test_enter_plan_defaults_to_all_but_mnt_and_skips_shared():
     assert set(p.skipped) == {"net", "mnt"}
     with pytest.raises(Exception):
         enter.plan(os.getpid(), [])
+
+
+@pytest.mark.parametrize("argv,types,cmd", [
+    (["enter", "PID", "-m", "--", "ls", "-l"], {"mnt"}, ["ls", "-l"]),
+    (["enter", "-t", "PID", "-n", "-u", "--", "ip", "a"], {"net", "uts"}, ["ip", "a"]),
+    (["enter", "-t", "PID", "-n", "ip", "a"], {"net"}, ["ip", "a"]),
+    (["enter", "PID", "--", "hostname", "-m"], None, ["hostname", "-m"]),
+    (["enter", "-a", "PID", "--", "true"], {"user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time"}, ["true"]),
+])
+def test_enter_flags_after_the_target_are_ours(monkeypatch, argv, types, cmd):
+    # regression: argparse's REMAINDER swallowed "-m" after the target, which ran the
+    # command in the host's mount namespace
+    from pallet.cli.common import GlobalOptions
+    from pallet.cli.debug import run
+    from pallet.debug import enter
+
+    seen = {}
+    monkeypatch.setattr(enter, "plan", lambda pid, argv, requested, proc: seen.update(
+        pid=pid, argv=argv, requested=requested) or "PLAN")
+    monkeypatch.setattr(enter, "run", lambda plan, proc: 0)
+    pid = str(os.getpid())
+    assert run(GlobalOptions(), "debug", [pid if a == "PID" else a for a in argv]) == 0
+    assert seen["pid"] == int(pid) and seen["argv"] == cmd
+    assert (set(seen["requested"]) if seen["requested"] else None) == types

@@ -72,8 +72,10 @@ def test_notify_is_refused_clearly():
 
 
 def test_errno_ret_only_with_errno_or_trace():
-    with pytest.raises(InvalidArgument, match=r"syscalls\[0\]\.action: errnoRet 5 is only valid"):
+    with pytest.raises(InvalidArgument, match=r"syscalls\[0\]\.errnoRet: 5 is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not SCMP_ACT_ALLOW"):
         compile_filter(spec(defaultAction="SCMP_ACT_ERRNO", syscalls=[{"names": ["read"], "action": "SCMP_ACT_ALLOW", "errnoRet": 5}]))
+    with pytest.raises(InvalidArgument, match=r"linux.seccomp.defaultErrnoRet: 38 is only valid"):
+        compile_filter(spec(defaultAction="SCMP_ACT_KILL", defaultErrnoRet=38))
 
 
 def test_unknown_names_warn_and_are_skipped():
@@ -142,3 +144,14 @@ def test_features_lists_what_compiles():
     assert f["enabled"] and "SCMP_ACT_NOTIFY" not in f["actions"] and "SCMP_CMP_MASKED_EQ" in f["operators"]
     for action in f["actions"]:
         compile_filter(spec(syscalls=[{"names": ["getppid"], "action": action}]))
+
+
+def test_the_child_side_imports_nothing_but_the_installer():
+    """preload imports pallet.runtime.seccomp before fork; the compiler, tables and JSON stay out of the child."""
+    import subprocess
+    import sys
+
+    code = "import sys, pallet.runtime.seccomp; print(' '.join(sorted(m for m in sys.modules if m.startswith('pallet'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["pallet", "pallet.linux", "pallet.linux._libc", "pallet.linux.prctl", "pallet.linux.seccomp",
+                   "pallet.runtime", "pallet.runtime.seccomp", "pallet.runtime.seccomp.program"]

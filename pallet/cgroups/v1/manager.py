@@ -11,29 +11,32 @@ from __future__ import annotations
 import os
 import time
 
+from typing import TYPE_CHECKING
+
 from pallet.cgroups import fs, hierarchy
-from pallet.cgroups.manager import (SIGKILL, all_pids, as_resources, log, remove_with_retry,
-                                    signal_pids, wait_empty)
-from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
-from pallet.cgroups.v1 import (blkio, cpu, cpuacct, cpuset, devices, freezer, hugetlb, memory,
-                               net_cls, net_prio, pids as pids_ctl)
+from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
+from pallet.cgroups.v1 import freezer
 from pallet.cgroups.v2 import freezer as v2_freezer
-from pallet.cgroups.v2 import hugetlb as v2_hugetlb
-from pallet.cgroups.v2 import unified as v2_unified
-from pallet.cgroups.v2.manager import enable_controllers
 from pallet.errors import InvalidArgument, Unavailable
-from pallet.oci.resources import LinuxResources
+
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import Stats
+    from pallet.oci.resources import LinuxResources
 
 # Controller -> module, in apply order (cpuset before memory so a node
 # restriction is in place before the limit, as runc orders them).
-CONTROLLERS = {
-    "cpuset": cpuset, "devices": devices, "memory": memory, "cpu": cpu, "cpuacct": cpuacct,
-    "pids": pids_ctl, "blkio": blkio, "hugetlb": hugetlb, "net_cls": net_cls, "net_prio": net_prio,
-}
+# Imported on first use: `state` and `list` only ask is_frozen().
+CONTROLLER_ORDER = ("cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",
+                    "net_cls", "net_prio", "rdma")
 # A request for a controller the host didn't mount: runc only warns for these.
 WARN_IF_MISSING = frozenset({"net_cls", "net_prio"})
 # Controllers a hybrid host may have on its cgroup2 mount instead.
-ON_UNIFIED = {"hugetlb": v2_hugetlb}
+ON_UNIFIED = ("hugetlb",)
+
+
+def controller(name: str, version: str = "v1"):
+    """The module of a controller (pallet.cgroups.v1.memory...)."""
+    return __import__(f"pallet.cgroups.{version}.{name}", fromlist=["plan"])
 
 
 class V1Manager:
@@ -77,8 +80,10 @@ class V1Manager:
             hierarchy.make_levels(mountpoint, self.path)
             if "cpuset" in controllers:
                 for d in hierarchy.levels(mountpoint, self.path):
-                    cpuset.inherit(d)
+                    controller("cpuset").inherit(d)
         if self.unified:
+            from pallet.cgroups.v2.manager import enable_controllers
+
             enable_controllers(self.unified, self.path)
             hierarchy.make_levels(self.unified, self.path)
 
@@ -91,11 +96,12 @@ class V1Manager:
         res = as_resources(resources)
         warnings: list[str] = []
         on_unified = self.unified_controllers()
-        for name, module in CONTROLLERS.items():
+        for name in CONTROLLER_ORDER:
+            module = controller(name)
             d = self.dir(name)
             if d is None:
                 if name in ON_UNIFIED and name in on_unified and self.unified_dir:
-                    warnings += ON_UNIFIED[name].apply(res, self.unified_dir)
+                    warnings += controller(name, "v2").apply(res, self.unified_dir)
                     continue
                 if module.plan(res):
                     msg = f"linux.resources: the {name} controller is not mounted on this host"
@@ -105,15 +111,13 @@ class V1Manager:
                 continue
             if name == "devices":
                 if not skip_devices:
-                    warnings += devices.apply(res, d, defaults=default_devices)
+                    warnings += module.apply(res, d, defaults=default_devices)
             else:
                 warnings += module.apply(res, d)
         if res.unified:
             if not self.unified_dir:
                 raise InvalidArgument("linux.resources.unified: this host has no cgroup v2 mount")
-            warnings += v2_unified.apply(res, self.unified_dir)
-        for w in warnings:
-            log.warning("%s", w)
+            warnings += controller("unified", "v2").apply(res, self.unified_dir)
         return warnings
 
     # --- freezing and signals -----------------------------------------------
@@ -179,6 +183,10 @@ class V1Manager:
     # --- reading -------------------------------------------------------------
 
     def stats(self) -> Stats:
+        from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
+        from pallet.cgroups.v1 import blkio, cpu, cpuacct, cpuset, hugetlb, memory, pids as pids_ctl
+        from pallet.cgroups.v2 import hugetlb as v2_hugetlb
+
         cpu_dir, acct_dir = self.dir("cpu"), self.dir("cpuacct")
         usage = cpuacct.stats(acct_dir) if acct_dir else None
         throttling = cpu.stats(cpu_dir) if cpu_dir else None
@@ -205,7 +213,7 @@ class V1Manager:
 
     def oom_kill_count(self) -> int:
         d = self.dir("memory")
-        return memory.oom_kill_count(d) if d else 0
+        return controller("memory").oom_kill_count(d) if d else 0
 
     def to_json(self) -> dict:
         return {"version": self.version, "path": self.path, "mounts": self.mounts,

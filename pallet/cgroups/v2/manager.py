@@ -11,18 +11,24 @@ from __future__ import annotations
 import os
 import time
 
-from pallet.cgroups import fs, hierarchy
-from pallet.cgroups.manager import (SIGKILL, all_pids, as_resources, log, remove_with_retry,
-                                    signal_pids, wait_empty)
-from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
-from pallet.cgroups.v2 import cpu, cpuset, devices, freezer, hugetlb, io, memory, pids as pids_ctl, unified
-from pallet.errors import InvalidArgument, PalletError, Unavailable
-from pallet.oci.resources import LinuxResources
+from typing import TYPE_CHECKING
 
-# Controller -> module, in apply order; `unified` is written last so raw
-# keys override the typed fields.
-CONTROLLERS = {"cpuset": cpuset, "memory": memory, "cpu": cpu, "pids": pids_ctl, "io": io,
-               "hugetlb": hugetlb}
+from pallet.cgroups import fs, hierarchy
+from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
+from pallet.cgroups.v2 import freezer
+from pallet.errors import InvalidArgument, PalletError, Unavailable
+
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import Stats
+    from pallet.oci.resources import LinuxResources
+
+# Controllers in apply order (modules imported on first use); `unified`
+# is written last so raw keys override the typed fields.
+CONTROLLER_ORDER = ("cpuset", "memory", "cpu", "pids", "io", "hugetlb", "rdma")
+
+
+def controller(name: str):
+    return __import__(f"pallet.cgroups.v2.{name}", fromlist=["plan"])
 
 
 def enable_controllers(root: str, path: str) -> None:
@@ -39,7 +45,11 @@ def enable_controllers(root: str, path: str) -> None:
             try:
                 fs.write(d, "cgroup.subtree_control", f"+{controller}")
             except PalletError as exc:
-                log.warning("%s", exc)
+                # runc only warns too: the controllers the spec needs are
+                # checked when resources are applied.
+                import logging
+
+                logging.getLogger("pallet.cgroups").warning("%s", exc)
 
 
 class V2Manager:
@@ -71,7 +81,8 @@ class V2Manager:
         res = as_resources(resources)
         warnings: list[str] = []
         present = self.controllers()
-        for name, module in CONTROLLERS.items():
+        for name in CONTROLLER_ORDER:
+            module = controller(name)
             if name not in present:
                 if module.plan(res):
                     raise Unavailable(f"linux.resources: the {name} controller is not enabled for "
@@ -81,11 +92,9 @@ class V2Manager:
         if res.network is not None and (res.network.class_id or res.network.priorities):
             warnings.append("linux.resources.network: net_cls/net_prio do not exist on cgroup v2; ignored")
         if not skip_devices:
-            warnings += devices.apply(res, self.dir_, defaults=default_devices)
+            warnings += controller("devices").apply(res, self.dir_, defaults=default_devices)
         if res.unified:
-            warnings += unified.apply(res, self.dir_)
-        for w in warnings:
-            log.warning("%s", w)
+            warnings += controller("unified").apply(res, self.dir_)
         return warnings
 
     def freeze(self) -> None:
@@ -126,6 +135,9 @@ class V2Manager:
         remove_with_retry(hierarchy.remove_tree, [self.dir_], deadline)
 
     def stats(self) -> Stats:
+        from pallet.cgroups.stats import CpuStats, MemoryStats, Stats
+        from pallet.cgroups.v2 import cpu, cpuset, hugetlb, io, memory, pids as pids_ctl
+
         d, present = self.dir_, self.controllers()
         usage, throttling = cpu.stats(d)   # cpu.stat exists even without the controller
         return Stats(
@@ -138,7 +150,7 @@ class V2Manager:
         )
 
     def oom_kill_count(self) -> int:
-        return memory.oom_kill_count(self.dir_)
+        return controller("memory").oom_kill_count(self.dir_)
 
     def to_json(self) -> dict:
         return {"version": "v2", "path": self.path, "root": self.root}

@@ -5,7 +5,8 @@ Docker's JSON, or a struct: `.Key` on a dict reads the key (absent:
 MISSING, printed `<no value>`), `.Attr` on any other object reads the
 attribute and calls it when it is a method (absent: Go's "can't evaluate
 field" error). Names starting with "_" are never read from objects, so a
-template cannot reach Python internals.
+template cannot reach Python internals, and only capitalised ("exported")
+methods are called.
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ class State:
         if not node.pipe.decl:
             self.print_value(node, value)
 
-    def walk_if(self, dot, node: N.If) -> None:
+    def walk_branch(self, dot, node: N.Branch) -> None:
+        _BRANCHES[node.keyword](self, dot, node)
+
+    def walk_if(self, dot, node: N.Branch) -> None:
         self._if_or_with(dot, node, is_with=False)
 
-    def walk_with(self, dot, node: N.With) -> None:
+    def walk_with(self, dot, node: N.Branch) -> None:
         self._if_or_with(dot, node, is_with=True)
 
     def _if_or_with(self, dot, node, is_with: bool) -> None:
@@ -129,13 +133,10 @@ class State:
         finally:
             self.pop(mark)
 
-    def walk_break(self, dot, node) -> None:
-        raise _Break()
+    def walk_jump(self, dot, node: N.Jump) -> None:
+        raise _Break() if node.keyword == "break" else _Continue()
 
-    def walk_continue(self, dot, node) -> None:
-        raise _Continue()
-
-    def walk_range(self, dot, node: N.Range) -> None:
+    def walk_range(self, dot, node: N.Branch) -> None:
         self.at(node)
         mark = self.mark()
         try:
@@ -151,7 +152,7 @@ class State:
         finally:
             self.pop(mark)
 
-    def _range_pairs(self, node: N.Range, value):
+    def _range_pairs(self, node: N.Branch, value):
         if is_list(value):
             return enumerate(value)
         if isinstance(value, dict):
@@ -166,7 +167,7 @@ class State:
         self.at(node)
         self.fail(f"range can't iterate over {gofmt.format_value(value)}")
 
-    def _iteration(self, node: N.Range, index, elem) -> bool:
+    def _iteration(self, node: N.Branch, index, elem) -> bool:
         decl = node.pipe.decl
         if decl:
             if node.pipe.is_assign:
@@ -287,6 +288,10 @@ class State:
         except Exception as exc:  # a property that raised
             self.fail(f"error calling {name}: {exc}")
         if callable(attr) and not isinstance(attr, type):
+            if not name[0].isupper():
+                # Only "exported" methods run, as in Go: Docker-style getters
+                # are capitalised, and a template must not call `delete()`.
+                self.fail(f"can't evaluate field {name} in type {type_name(receiver)}")
             argv = self._method_args(dot, args, final)
             try:
                 return attr(*argv)
@@ -421,11 +426,14 @@ _WALKERS = {
     N.List: State.walk_list,
     N.Text: State.walk_text,
     N.Action: State.walk_action,
-    N.If: State.walk_if,
-    N.With: State.walk_with,
-    N.Range: State.walk_range,
-    N.Break: State.walk_break,
-    N.Continue: State.walk_continue,
+    N.Branch: State.walk_branch,
+    N.Jump: State.walk_jump,
+}
+
+_BRANCHES = {
+    "if": State.walk_if,
+    "with": State.walk_with,
+    "range": State.walk_range,
 }
 
 _COMMANDS = {

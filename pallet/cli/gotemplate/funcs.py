@@ -26,6 +26,8 @@ class FuncError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FuncSpec:
+    """A template function and its Go signature."""
+
     fn: Callable | None
     params: tuple[str, ...]
     variadic: bool = False  # the last param repeats (Go's ...T)
@@ -309,8 +311,12 @@ FUNCTIONS: dict[str, FuncSpec] = {**BUILTINS, **DOCKER}
 # Docker's templates.HeaderFunctions: while a table's header row is rendered
 # these keep the column name intact (`{{.Names | join ","}}` heads "NAMES").
 # pad is deliberately not replaced, so the header aligns like the cells.
+# index and slice are pallet's additions: in Docker `{{index .Labels "x"}}`
+# fails on the column name and cuts the header row short.
 HEADER_FUNCTIONS: dict[str, FuncSpec] = {
     **FUNCTIONS,
+    "index": FuncSpec(lambda v, *_: v, ("value", "value"), variadic=True),
+    "slice": FuncSpec(lambda v, *_: v, ("value", "value"), variadic=True),
     "json": FuncSpec(lambda v: v, ("string",)),
     "split": FuncSpec(lambda v, _: v, ("string", "string")),
     "join": FuncSpec(lambda v, _: v, ("string", "string")),

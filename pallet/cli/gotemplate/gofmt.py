@@ -111,11 +111,12 @@ def format_json_float(f: float) -> str:
 class Spec:
     """One conversion's flags, width and precision (mutable while parsing it)."""
 
-    __slots__ = ("minus", "plus", "sharp", "space", "zero", "width", "prec")
+    __slots__ = ("minus", "plus", "plus_v", "sharp", "space", "zero", "width", "prec")
 
     def __init__(self, *, minus: bool = False, width: int | None = None):
         self.minus = minus
         self.plus = self.sharp = self.space = self.zero = False
+        self.plus_v = False  # %+v: field names on structs, no sign on numbers
         self.width = width
         self.prec: int | None = None
 
@@ -243,21 +244,17 @@ def _fmt_map(value: dict, verb: str, spec: Spec) -> str:
 
 def _fmt_object(value, verb: str, spec: Spec) -> str:
     fields = struct_fields(value)
-    if fields is None or type(value).__str__ is not object.__str__ and not _is_default_str(value):
+    if fields is None or type(value).__str__ is not object.__str__:
         # A class with its own __str__ is a Go Stringer: %v and %s print it.
         if verb in "vs":
             return spec.pad(str(value))
         if verb == "q":
             return spec.pad(quote(str(value)))
         return _bad(verb, value)
-    parts = [(f"{name}:" if spec.plus and verb == "v" else "") + format_arg(v, verb, spec)
-             for name, v in fields]
+    # A struct: {v1 v2}, or {Name:v1 Age:v2} with %+v (dataclasses only
+    # generate __repr__, so they land here rather than as Stringers).
+    parts = [(f"{name}:" if spec.plus_v else "") + format_arg(v, verb, spec) for name, v in fields]
     return "{" + " ".join(parts) + "}"
-
-
-def _is_default_str(value) -> bool:
-    # dataclasses generate __repr__, not __str__: a dataclass prints as a struct
-    return type(value).__str__ is object.__str__
 
 
 def format_arg(value, verb: str = "v", spec: Spec = PLAIN) -> str:
@@ -323,17 +320,23 @@ def sprintf(fmt: str, args) -> str:
             setattr(spec, _FLAGS[fmt[i]], True)
             i += 1
         spec.width, i, argi, bad_width = _number_or_star(fmt, i, args, argi)
+        if bad_width:
+            out.append("%!(BADWIDTH)")
         if spec.width is not None and spec.width < 0:
             spec.minus, spec.width = True, -spec.width
         if i < n and fmt[i] == ".":
             i += 1
             spec.prec, i, argi, bad_prec = _number_or_star(fmt, i, args, argi)
+            if bad_prec:
+                out.append("%!(BADPREC)")
             if spec.prec is None:
                 spec.prec = 0
             if spec.prec < 0:
                 spec.prec = None
         if spec.minus:
             spec.zero = False
+        if i < n and fmt[i] == "v" and spec.plus:
+            spec.plus, spec.plus_v = False, True
         if i >= n:
             out.append("%!(NOVERB)")
             break

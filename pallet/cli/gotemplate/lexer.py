@@ -9,6 +9,8 @@ text/template/parse/lex.go.
 
 from __future__ import annotations
 
+from pallet.cli.gotemplate.gofmt import quote
+
 # Item kinds. Keywords print as <kw> in errors, everything else quoted.
 ERROR, BOOL, CHAR, CHAR_CONSTANT, COMPLEX, ASSIGN, DECLARE, EOF = (
     "error", "bool", "char", "charconst", "complex", "=", ":=", "EOF")
@@ -57,9 +59,7 @@ class Item:
 
 
 def go_quote(s: str) -> str:
-    """Go's %q for error messages (the full strconv.Quote lives in gofmt)."""
-    from pallet.cli.gotemplate.gofmt import quote
-
+    """Go's %q, as error messages quote tokens."""
     return quote(s)
 
 

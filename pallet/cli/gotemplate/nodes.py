@@ -1,8 +1,13 @@
-"""The parse tree: one frozen dataclass per Go parse.Node kind.
+"""The parse tree: frozen dataclasses mirroring Go's parse.Node kinds.
 
 `pos` is the node's character offset in the template text (for the
 `:line:col` of execution errors) and `__str__` gives Go's Node.String(),
 which execution errors quote as `at <...>`.
+
+Every class has a docstring on purpose: without one, dataclass() builds
+it with inspect.signature(), which costs more import time than the rest
+of the class (the CLI's start time is a headline number and `pallet ps`
+prints a table through this package).
 """
 
 from __future__ import annotations
@@ -11,9 +16,7 @@ from dataclasses import dataclass, fields
 
 
 class _Node:
-    """Shared repr/eq/hash: generating them for each of ~20 node classes
-    costs more import time than all of the parser (the CLI's start time is
-    a headline number and `pallet ps` prints a table)."""
+    """Shared repr/eq/hash, instead of generating them for every node class."""
 
     __slots__ = ()
 
@@ -36,6 +39,8 @@ node = dataclass(frozen=True, slots=True, repr=False, eq=False)
 
 @node
 class Text(_Node):
+    """Plain text between actions."""
+
     pos: int
     text: str
 
@@ -45,8 +50,10 @@ class Text(_Node):
 
 @node
 class Field(_Node):
+    """`.A.B` -> ident ("A", "B")."""
+
     pos: int
-    ident: tuple[str, ...]  # ".A.B" -> ("A", "B")
+    ident: tuple[str, ...]
 
     def __str__(self) -> str:
         return "".join("." + i for i in self.ident)
@@ -54,8 +61,10 @@ class Field(_Node):
 
 @node
 class Variable(_Node):
+    """`$x.A` -> ident ("$x", "A"); `$` is the data passed to execute."""
+
     pos: int
-    ident: tuple[str, ...]  # "$x.A" -> ("$x", "A")
+    ident: tuple[str, ...]
 
     def __str__(self) -> str:
         return ".".join(self.ident)
@@ -63,6 +72,8 @@ class Variable(_Node):
 
 @node
 class Identifier(_Node):
+    """A function name."""
+
     pos: int
     name: str
 
@@ -72,6 +83,8 @@ class Identifier(_Node):
 
 @node
 class Dot(_Node):
+    """`.`, the cursor."""
+
     pos: int
 
     def __str__(self) -> str:
@@ -80,6 +93,8 @@ class Dot(_Node):
 
 @node
 class Nil(_Node):
+    """The untyped `nil`."""
+
     pos: int
 
     def __str__(self) -> str:
@@ -88,6 +103,8 @@ class Nil(_Node):
 
 @node
 class Bool(_Node):
+    """`true` or `false`."""
+
     pos: int
     value: bool
 
@@ -99,9 +116,9 @@ class Bool(_Node):
 class Number(_Node):
     """A numeric literal with Go's several readings of it.
 
-    `as_int` is set when the value is integral (5, 5.0, 'a'); `as_float`
-    when it is a float literal or fits one. Untyped contexts use
-    `value`: a float only when the text is written as a float (1.5, 1e3).
+    `as_int` is set when the value is integral (5, 5.0, 'a'), for int
+    parameters; untyped contexts use `value`, a float only when the text
+    is written as one (1.5, 1e3).
     """
 
     pos: int
@@ -116,6 +133,8 @@ class Number(_Node):
 
 @node
 class String(_Node):
+    """A "quoted" or `raw` string: the source text and its value."""
+
     pos: int
     quoted: str
     text: str
@@ -126,6 +145,8 @@ class String(_Node):
 
 @node
 class Command(_Node):
+    """One pipeline stage: an operand and its arguments."""
+
     pos: int
     args: tuple
 
@@ -135,6 +156,8 @@ class Command(_Node):
 
 @node
 class Pipe(_Node):
+    """`$x := cmd | cmd`: declarations (or `=` assignments) and stages."""
+
     pos: int
     line: int
     is_assign: bool
@@ -163,6 +186,8 @@ class Chain(_Node):
 
 @node
 class List(_Node):
+    """A sequence of nodes."""
+
     pos: int
     nodes: tuple
 
@@ -172,6 +197,8 @@ class List(_Node):
 
 @node
 class Action(_Node):
+    """`{{pipeline}}`: printed unless it only declares variables."""
+
     pos: int
     line: int
     pipe: Pipe
@@ -180,15 +207,11 @@ class Action(_Node):
         return "{{" + str(self.pipe) + "}}"
 
 
-def _control(keyword: str, node) -> str:
-    text = "{{" + keyword + " " + str(node.pipe) + "}}" + str(node.list)
-    if node.else_list is not None:
-        text += "{{else}}" + str(node.else_list)
-    return text + "{{end}}"
-
-
 @node
-class If(_Node):
+class Branch(_Node):
+    """`{{if|with|range pipeline}} list {{else}} else_list {{end}}` (Go's BranchNode)."""
+
+    keyword: str
     pos: int
     line: int
     pipe: Pipe
@@ -196,67 +219,32 @@ class If(_Node):
     else_list: List | None
 
     def __str__(self) -> str:
-        return _control("if", self)
+        text = "{{" + self.keyword + " " + str(self.pipe) + "}}" + str(self.list)
+        if self.else_list is not None:
+            text += "{{else}}" + str(self.else_list)
+        return text + "{{end}}"
 
 
 @node
-class With(_Node):
+class Jump(_Node):
+    """`{{break}}` or `{{continue}}` inside a range."""
+
+    keyword: str
     pos: int
-    line: int
-    pipe: Pipe
-    list: List
-    else_list: List | None
 
     def __str__(self) -> str:
-        return _control("with", self)
+        return "{{" + self.keyword + "}}"
 
 
 @node
-class Range(_Node):
-    pos: int
-    line: int
-    pipe: Pipe
-    list: List
-    else_list: List | None
+class Marker(_Node):
+    """Parse-time only: `{{end}}` or `{{else}}`, closing an item list."""
 
-    def __str__(self) -> str:
-        return _control("range", self)
-
-
-@node
-class Break(_Node):
-    pos: int
-    line: int
-
-    def __str__(self) -> str:
-        return "{{break}}"
-
-
-@node
-class Continue(_Node):
-    pos: int
-    line: int
-
-    def __str__(self) -> str:
-        return "{{continue}}"
-
-
-# Parse-time only: the parser returns these to close an item list.
-@node
-class End(_Node):
+    keyword: str
     pos: int
 
     def __str__(self) -> str:
-        return "{{end}}"
-
-
-@node
-class Else(_Node):
-    pos: int
-    line: int
-
-    def __str__(self) -> str:
-        return "{{else}}"
+        return "{{" + self.keyword + "}}"
 
 
 # Operands that cannot start a later pipeline stage ("non executable command").

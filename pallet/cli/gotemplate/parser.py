@@ -86,7 +86,7 @@ class Parser:
         nodes = []
         while self.peek().kind != L.EOF:
             node = self.text_or_action()
-            if isinstance(node, (N.End, N.Else)):
+            if isinstance(node, N.Marker):
                 self.error(f"unexpected {node}")
             nodes.append(node)
         return N.List(0, tuple(nodes))
@@ -96,7 +96,7 @@ class Parser:
         nodes = []
         while self.peek_non_space().kind != L.EOF:
             node = self.text_or_action()
-            if isinstance(node, (N.End, N.Else)):
+            if isinstance(node, N.Marker):
                 return N.List(pos, tuple(nodes)), node
             nodes.append(node)
         self.error("unexpected EOF")
@@ -126,39 +126,39 @@ class Parser:
         self.error(f"{{{{{item.val}}}}} is not supported")
 
     def break_control(self, item: L.Item):
-        return self._loop_control(item, N.Break, "break")
+        return self._loop_control(item, "break")
 
     def continue_control(self, item: L.Item):
-        return self._loop_control(item, N.Continue, "continue")
+        return self._loop_control(item, "continue")
 
-    def _loop_control(self, item: L.Item, cls, word: str):
+    def _loop_control(self, item: L.Item, word: str):
         token = self.next_non_space()
         if token.kind != L.RIGHT_DELIM:
             self.unexpected(token, f"{{{{{word}}}}}")
         if self.range_depth == 0:
             self.error(f"{{{{{word}}}}} outside {{{{range}}}}")
-        return cls(item.pos, item.line)
+        return N.Jump(word, item.pos)
 
     def end_control(self, item: L.Item):
-        return N.End(self.expect(L.RIGHT_DELIM, "end").pos)
+        return N.Marker("end", self.expect(L.RIGHT_DELIM, "end").pos)
 
     def else_control(self, item: L.Item):
         peek = self.peek_non_space()
         if peek.kind in ("if", "with"):  # "{{else if" reads as "{{else}}{{if"
-            return N.Else(peek.pos, peek.line)
+            return N.Marker("else", peek.pos)
         token = self.expect(L.RIGHT_DELIM, "else")
-        return N.Else(token.pos, token.line)
+        return N.Marker("else", token.pos)
 
     def if_control(self, item: L.Item):
-        return N.If(*self.parse_control("if"))
+        return N.Branch("if", *self.parse_control("if"))
 
     def with_control(self, item: L.Item):
-        return N.With(*self.parse_control("with"))
+        return N.Branch("with", *self.parse_control("with"))
 
     def range_control(self, item: L.Item):
         self.range_depth += 1
         try:
-            return N.Range(*self.parse_control("range"))
+            return N.Branch("range", *self.parse_control("range"))
         finally:
             self.range_depth -= 1
 
@@ -168,7 +168,7 @@ class Parser:
             pipe = self.pipeline(context, L.RIGHT_DELIM)
             body, end = self.item_list()
             else_list = None
-            if isinstance(end, N.Else):
+            if end.keyword == "else":
                 nested = self.peek().kind
                 if context in ("if", "with") and nested == context:
                     # {{else if x}} is {{else}}{{if x}}...{{end}}{{end}} with one {{end}}
@@ -177,7 +177,7 @@ class Parser:
                     else_list = N.List(end.pos, (ctrl(end),))
                 else:
                     else_list, end = self.item_list()
-                    if not isinstance(end, N.End):
+                    if end.keyword != "end":
                         self.error(f"expected end; found {end}")
             return pipe.pos, pipe.line, pipe, body, else_list
         finally:
@@ -278,9 +278,6 @@ class Parser:
         return make(self, item)
 
     # -- terms ---------------------------------------------------------------
-    def _error_term(self, item):
-        self.error(item.val)
-
     def _identifier(self, item):
         if item.val not in self.functions:
             self.error(f"function {L.go_quote(item.val)} not defined")
@@ -316,7 +313,6 @@ _CONTROLS = {
 }
 
 _TERMS = {
-    L.ERROR: Parser._error_term,
     L.IDENTIFIER: Parser._identifier,
     "dot": lambda p, i: N.Dot(i.pos),
     "nil": lambda p, i: N.Nil(i.pos),

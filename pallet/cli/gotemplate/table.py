@@ -31,32 +31,38 @@ JSON_FORMAT = "{{json .}}"
 def header_name(field: str) -> str:
     """Column name for a field: `CreatedAt` -> `CREATED AT`, `CPUPerc` -> `CPU PERC`.
 
-    Words split where a lower-case letter or digit meets an upper-case one,
-    and before the last capital of an acronym that starts a word (`CPUPerc`);
-    a plural `s` stays on its acronym (`PIDs` -> `PIDS`).
+    Words split where a lower-case letter or digit meets a capital, and
+    before the last capital of a leading acronym (`CPUPerc`), except when
+    only one lower-case letter follows it at the end or before a digit: a
+    plural or a version stays on its acronym (`PIDs` -> `PIDS`,
+    `IPv4Address` -> `IPV4 ADDRESS`).
     """
     words: list[str] = []
     current = ""
-    n = len(field)
     for i, c in enumerate(field):
-        prev = field[i - 1] if i else ""
-        nxt = field[i + 1] if i + 1 < n else ""
-        boundary = c.isupper() and current and (
-            prev.islower() or prev.isdigit()
-            or (prev.isupper() and nxt.islower() and not (nxt == "s" and i + 2 == n))
-        )
-        if c in "_-" or c == " ":
+        if c in "_- ":
             if current:
                 words.append(current)
             current = ""
             continue
-        if boundary:
+        prev = field[i - 1] if i else ""
+        if c.isupper() and current and (prev.islower() or prev.isdigit() or (
+                prev.isupper() and _starts_word(field, i + 1))):
             words.append(current)
             current = ""
         current += c
     if current:
         words.append(current)
     return " ".join(words).upper()
+
+
+def _starts_word(field: str, i: int) -> bool:
+    """Whether the lower-case run at field[i] is a word's tail, not a suffix like `s` or `v`."""
+    j = i
+    while j < len(field) and field[j].islower():
+        j += 1
+    run = j - i
+    return run > 1 or (run == 1 and j < len(field) and not field[j].isdigit())
 
 
 class HeaderName(str, FieldSource):

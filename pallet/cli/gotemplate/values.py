@@ -92,8 +92,16 @@ def _sort_key(key):
 
 
 def struct_fields(value) -> list[tuple[str, object]] | None:
-    """(name, value) of a dataclass's public fields in declaration order."""
+    """(name, value) of an object's public fields, for %v and json: a
+    dataclass's fields in declaration order, else its instance attributes
+    in assignment order; None for objects that have neither."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
                 if not f.name.startswith("_")]
+    attrs = getattr(value, "__dict__", None)
+    if isinstance(attrs, dict) and not isinstance(value, (type, _MODULE_TYPE)) and not callable(value):
+        return [(k, v) for k, v in attrs.items() if not k.startswith("_")]
     return None
+
+
+_MODULE_TYPE = type(dataclasses)

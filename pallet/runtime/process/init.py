@@ -178,8 +178,7 @@ def stage2(cfg: InitConfig) -> None:
         if spec.hooks and spec.hooks.get("startContainer"):
             from pallet.runtime.hooks import run_hooks
 
-            state["status"] = "created"
-            state["pid"] = os.getpid()
+            state["status"] = "created"  # pid stays the host's view, as the spec defines it
             run_hooks("startContainer", spec.hooks.get("startContainer"), state)
         exec_process(proc, exe, env, cfg.stub_fd, cfg.preserve_fds)
     except BaseException as exc:

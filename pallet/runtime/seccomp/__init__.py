@@ -34,7 +34,7 @@ def default_profile(capabilities: list[str] | None = None, arch: str | None = No
 
 
 def docker_profile_to_oci(
-    docker_json: dict, capabilities: list[str] | None = None, arch: str = "x86_64", kernel: str | None = None
+    docker_json: dict, capabilities: list[str] | None = None, arch: str | None = None, kernel: str | None = None
 ) -> dict:
     """Docker's seccomp JSON (archMap, includes/excludes) -> OCI `linux.seccomp`."""
     from pallet.runtime.seccomp.profile import docker_profile_to_oci as _convert

@@ -12,6 +12,7 @@ Shape of the program (x86_64 host, arches x86_64 + x86 + x32):
     NATIVE: binary search over number ranges -> ret ACTION | args block
     X32:    the same over the x32 numbers (nr == -1, a tracer's skip, is default)
     I386:   ld nr; binary search over the i386 numbers
+    above the last syscall the table knows: ERRNO(ENOSYS), as runc does
     args blocks: per syscall, the rules in profile order, first match wins;
                  64-bit args as two 32-bit halves (high word first), low word
                  only on 32-bit arches (as libseccomp does)
@@ -27,11 +28,12 @@ conditional jump farther than 255 goes through a `ja` trampoline.
 
 from __future__ import annotations
 
+import errno
 import struct
 from dataclasses import dataclass
 
 from pallet.errors import InvalidArgument
-from pallet.oci.seccomp import ARCHES
+from pallet.oci.seccomp import ACTIONS, ARCHES
 from pallet.runtime.seccomp import syscalls
 from pallet.runtime.seccomp.plan import Condition, Plan, Rule
 
@@ -58,6 +60,9 @@ U32 = 0xFFFFFFFF
 _OPS: dict[int, str] = {1: "NE", 2: "LT", 3: "LE", 4: "EQ", 5: "GE", 6: "GT", 7: "MASKED_EQ"}
 
 _INSN = struct.Struct("=HBBI")
+
+ENOSYS_ACTION = ACTIONS["SCMP_ACT_ERRNO"] | errno.ENOSYS
+NO_ENOSYS_DEFAULTS = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"])
 
 
 @dataclass(frozen=True)
@@ -195,18 +200,35 @@ def _tree(b: _Builder, ranges: list[tuple[int, int]]) -> int:
 
 
 def _section(b: _Builder, table: dict[str, int], by_name: dict[str, list[Rule]], blocks: dict, default: int,
-             wide: bool, lo: int, hi: int, gap: int, extra: dict[int, int] | None = None) -> int:
+             wide: bool, lo: int, hi: int, gap: int, extra: dict[int, int] | None = None,
+             enosys: int | None = None) -> int:
+    """One ABI's dispatch on nr; with `enosys`, numbers above the table's last syscall return ENOSYS."""
     targets: dict[int, int] = {}
     for name, rules in by_name.items():
         nr = table.get(name)
         if nr is None:
+            continue
+        if not rules[0].conditions:  # the common case: an unconditional first rule decides alone
+            targets[nr] = b.ret(rules[0].action)
             continue
         key = (name, wide)
         if key not in blocks:
             blocks[key] = _syscall_block(b, rules, default, wide)
         targets[nr] = blocks[key]
     targets.update(extra or {})
-    return _tree(b, _ranges(targets, lo, hi, gap))
+    ranges = _ranges(targets, lo, hi, gap)
+    if enosys is not None and table:
+        tail = max(table.values()) + 1
+        ranges = _merge(_ranges(targets, lo, tail, gap) + _ranges(targets, tail, hi, enosys))
+    return _tree(b, ranges)
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = [ranges[0]]
+    for start, lab in ranges[1:]:
+        if lab != out[-1][1]:
+            out.append((start, lab))
+    return out
 
 
 def compile_insns(plan: Plan) -> list[Insn]:
@@ -218,20 +240,26 @@ def compile_insns(plan: Plan) -> list[Insn]:
 
     b = _Builder()
     default, bad = b.ret(plan.default_action), b.ret(plan.bad_arch_action)
+    # runc's rule: a syscall newer than the compiler's table fails with ENOSYS, not the default
+    # errno, so libc falls back to an older call (unless the default lets everything through).
+    enosys = None if plan.default_action in NO_ENOSYS_DEFAULTS else b.ret(ENOSYS_ACTION)
     blocks: dict = {}
     tables = syscalls.TABLES
 
     l32 = bad
     if has_32:
-        l32 = _section(b, tables[ARCHES["SCMP_ARCH_X86"]], by_name, blocks, plan.default_action, False, 0, 1 << 32, default)
+        l32 = _section(b, tables[ARCHES["SCMP_ARCH_X86"]], by_name, blocks, plan.default_action, False, 0, 1 << 32, default,
+                       extra={U32: default}, enosys=enosys)
         b.load(OFF_NR)
         l32 = len(b.rev) - 1
     # x32 numbers (and nr == -1) live above X32_BIT under AUDIT_ARCH_X86_64.
     lx32 = _section(b, tables[ARCHES["SCMP_ARCH_X32"]] if has_x32 else {}, by_name, blocks, plan.default_action,
-                    True, X32_BIT, 1 << 32, default if has_x32 else bad, extra={U32: default})
+                    True, X32_BIT, 1 << 32, default if has_x32 else bad, extra={U32: default},
+                    enosys=enosys if has_x32 else None)
     l64 = bad
     if has_64:
-        l64 = _section(b, tables[ARCHES["SCMP_ARCH_X86_64"]], by_name, blocks, plan.default_action, True, 0, X32_BIT, default)
+        l64 = _section(b, tables[ARCHES["SCMP_ARCH_X86_64"]], by_name, blocks, plan.default_action, True, 0, X32_BIT, default,
+                       enosys=enosys)
     lfam = b.jump("JGE", X32_BIT, lx32, l64)
     b.load(OFF_NR)
     lfam = len(b.rev) - 1

@@ -24,8 +24,9 @@ try:  # blake2b without hashlib's OpenSSL load (~6 ms at import); same digest ei
 except ImportError:  # pragma: no cover - CPython always has it
     from hashlib import blake2b as _hash
 
-DEFAULT_BACKEND = "pallet"
-CACHE_VERSION = 1
+# Our compiler has the x86 syscall tables only; other hosts use libseccomp.
+DEFAULT_BACKEND = "pallet" if os.uname().machine == "x86_64" else "libseccomp"
+CACHE_VERSION = 2  # bump whenever bpf.py's output for a profile changes
 _MAGIC = b"PSC1"
 _HEADER = struct.Struct("=4sI")  # magic, flags
 

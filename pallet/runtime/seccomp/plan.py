@@ -55,18 +55,20 @@ class Plan:
     bad_arch_action: int = BAD_ARCH_ACTION
 
 
-def action_value(action: str, errno_ret: int | None, path: str) -> int:
+def action_value(action: str, errno_ret: int | None, path: str, errno_path: str) -> int:
     if action == "SCMP_ACT_NOTIFY":
         raise InvalidArgument(f"{path}: 'SCMP_ACT_NOTIFY' is not supported (pallet has no seccomp agent)")
     if action in ERRNO_ACTIONS:
         return ACTIONS[action] | ((errno.EPERM if errno_ret is None else errno_ret) & 0xFFFF)
     if errno_ret is not None:
-        raise InvalidArgument(f"{path}: errnoRet {errno_ret} is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {action}")
+        raise InvalidArgument(f"{errno_path}: {errno_ret} is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not {action}")
     return ACTIONS[action]
 
 
 def _alternatives(conds: tuple[Condition, ...]) -> list[tuple[Condition, ...]]:
     """AND all conditions, unless two test the same index: then one rule per condition (runc)."""
+    if len(conds) < 2:
+        return [conds]
     indexes = [c.index for c in conds]
     if len(set(indexes)) == len(indexes):
         return [conds]
@@ -76,13 +78,13 @@ def _alternatives(conds: tuple[Condition, ...]) -> list[tuple[Condition, ...]]:
 def make_plan(spec: Seccomp, known: Callable[[str], bool], warn: Callable[[str], None] | None = None) -> Plan:
     """Flatten `spec`; `known(name)` says whether a syscall name exists for the target arches."""
     warn = warn or (lambda msg: print(msg, file=sys.stderr))
-    default = action_value(spec.default_action, spec.default_errno_ret, f"{PREFIX}.defaultAction")
+    default = action_value(spec.default_action, spec.default_errno_ret, f"{PREFIX}.defaultAction", f"{PREFIX}.defaultErrnoRet")
     rules: list[Rule] = []
     unknown: list[str] = []
     total = 0
     for i, s in enumerate(spec.syscalls):
         path = f"{PREFIX}.syscalls[{i}]"
-        act = action_value(s.action, s.errno_ret, f"{path}.action")
+        act = action_value(s.action, s.errno_ret, f"{path}.action", f"{path}.errnoRet")
         conds = tuple(
             Condition(a.index, OPERATORS[a.op], a.value, a.value_two) for a in s.args
         )

@@ -114,14 +114,14 @@ def _field(d: Any, path: str, kind: type) -> Any:
 
 
 def docker_profile_to_oci(
-    docker_json: dict, capabilities: list[str] | None = None, arch: str = "x86_64", kernel: str | None = None
+    docker_json: dict, capabilities: list[str] | None = None, arch: str | None = None, kernel: str | None = None
 ) -> dict:
-    """Convert Docker's seccomp profile format to OCI `linux.seccomp` for (caps, arch, kernel)."""
+    """Convert Docker's seccomp profile format to OCI `linux.seccomp` for (caps, arch, kernel); None = this host's."""
     p = "seccomp profile"
     _field(docker_json, p, dict)
     if "defaultAction" not in docker_json:
         raise InvalidArgument(f"{p}.defaultAction: missing")
-    goarch = _goarch(arch)
+    goarch = _goarch(arch or os.uname().machine)
     caps = _cap_set(capabilities)
     kver = _kernel_tuple(kernel or os.uname().release)
     out: dict[str, Any] = {"defaultAction": docker_json["defaultAction"]}

@@ -11,6 +11,10 @@ from __future__ import annotations
 from pallet.oci.seccomp import ARCHES
 from pallet.runtime.seccomp import syscall_tables as _t
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 X32_BIT = 0x40000000
 
 # name -> (number, 64-bit only)
@@ -60,6 +64,6 @@ def target_arches(architectures: tuple[str, ...] | list[str]) -> list[str]:
     return list(dict.fromkeys([*NATIVE, *architectures]))
 
 
-def known_for(architectures) -> "callable":
+def known_for(architectures) -> Callable[[str], bool]:
     """known(name): the name exists somewhere (else the compiler warns); it may still be absent on these arches."""
     return ALL_NAMES.__contains__
