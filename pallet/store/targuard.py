@@ -77,11 +77,97 @@ class GuardResult:
     opaque_dirs: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)              # path -> kind
     members: int = 0
+    split_ok: bool = True   # every data byte can be read back from the extracted files
+    split_problem: str = ""
+
+
+class SplitRecorder:
+    """Records a tar as its non-data bytes plus (path, size) references to file data.
+
+    Format (zlib-compressed stream of records):
+        b"R" + u64 length + bytes          raw tar bytes (headers, padding, end blocks)
+        b"F" + u64 size + u32 len + path   `size` bytes of the extracted file `path`
+    With the extracted layer dir this gives back the exact tar (its diff id),
+    so uncompressed layers need not be stored twice (containers/storage's tar-split idea).
+    """
+
+    def __init__(self, out):
+        import zlib
+
+        self._out = out
+        self._z = zlib.compressobj(1)
+        self._raw = bytearray()
+
+    def raw(self, data) -> None:
+        self._raw += data
+        if len(self._raw) >= 1 << 20:
+            self._flush_raw()
+
+    def file(self, path: str, size: int) -> None:
+        self._flush_raw()
+        p = path.encode("utf-8", "surrogateescape")
+        self._out.write(self._z.compress(b"F" + size.to_bytes(8, "little") + len(p).to_bytes(4, "little") + p))
+
+    def _flush_raw(self) -> None:
+        if self._raw:
+            self._out.write(self._z.compress(b"R" + len(self._raw).to_bytes(8, "little") + bytes(self._raw)))
+            self._raw.clear()
+
+    def close(self) -> None:
+        self._flush_raw()
+        self._out.write(self._z.flush())
+
+
+def read_split(f):
+    """Yield ("R", bytes) and ("F", path, size) records from a split file."""
+    import zlib
+
+    d = zlib.decompressobj()
+    buf = bytearray()
+    eof = False
+
+    def need(n):
+        nonlocal eof
+        while len(buf) < n and not eof:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                buf.extend(d.flush())
+                eof = True
+            else:
+                buf.extend(d.decompress(chunk))
+        if len(buf) < n:
+            raise InvalidArgument("layer split record truncated")
+
+    while True:
+        if not buf:
+            try:
+                need(1)
+            except InvalidArgument:
+                return  # clean end between records
+        kind = bytes(buf[:1])
+        if kind == b"R":
+            need(9)
+            n = int.from_bytes(buf[1:9], "little")
+            need(9 + n)
+            yield ("R", bytes(buf[9:9 + n]))
+            del buf[:9 + n]
+        elif kind == b"F":
+            need(13)
+            size = int.from_bytes(buf[1:9], "little")
+            plen = int.from_bytes(buf[9:13], "little")
+            need(13 + plen)
+            yield ("F", bytes(buf[13:13 + plen]).decode("utf-8", "surrogateescape"), size)
+            del buf[:13 + plen]
+        else:
+            raise InvalidArgument("layer split record is corrupt")
 
 
 class TarGuard:
-    def __init__(self) -> None:
+    def __init__(self, recorder: SplitRecorder | None = None) -> None:
         self.result = GuardResult()
+        self._rec_out = recorder
+        self._data_left = 0        # file data bytes of the current member still to pass
+        self._has_data: set[str] = set()
         self._hbuf = bytearray()
         self._held = bytearray()   # meta headers + records waiting for their member's header
         self._skip = 0             # member data (padded) to pass through
@@ -103,10 +189,18 @@ class TarGuard:
         while pos < n:
             if self._ended:
                 out.append(mv[pos:])
+                if self._rec_out is not None:
+                    self._rec_out.raw(mv[pos:])
                 break
             if self._skip:
                 k = min(self._skip, n - pos)
-                out.append(mv[pos:pos + k])
+                piece = mv[pos:pos + k]
+                out.append(piece)
+                if self._rec_out is not None:
+                    d = min(self._data_left, k)
+                    self._data_left -= d
+                    if d < k:
+                        self._rec_out.raw(piece[d:])
                 pos += k
                 self._skip -= k
                 continue
@@ -145,6 +239,8 @@ class TarGuard:
                 raise InvalidArgument("corrupt tar archive: metadata record without a member")
             if self._zero_blocks >= 2:
                 self._ended = True
+            if self._rec_out is not None:
+                self._rec_out.raw(block)
             return block
         if self._zero_blocks:
             self._zero_blocks = 0
@@ -187,11 +283,19 @@ class TarGuard:
             raise InvalidArgument(f"layer member {name!r} has unsupported tar type {typ.decode('latin-1')!r}")
         if kind != "f":
             padded = 0  # links, dirs, devices carry no data
-        self._check(Member(name=name, kind=kind, size=size, linkname=linkname))
+        member = Member(name=name, kind=kind, size=size, linkname=linkname)
+        self._check(member)
         self.result.members += 1
         fwd = bytes(self._held) + block
         self._held.clear()
         self._skip = padded
+        if self._rec_out is not None:
+            self._rec_out.raw(fwd)
+            if kind == "f" and size:
+                path = normalize(name, name)
+                self._rec_out.file(path, size)
+                self._data_left = size
+                self._has_data.add(path)
         return fwd
 
     def _meta_done(self) -> None:
@@ -211,6 +315,9 @@ class TarGuard:
         path = normalize(m.name, m.name)
         if not path:
             return  # the root itself
+        if path in self._has_data and self.result.split_ok:
+            self.result.split_ok = False
+            self.result.split_problem = f"the layer has two entries for {m.name!r}"
         parts = path.split("/")
         prefix = ""
         for comp in parts[:-1]:
@@ -234,6 +341,9 @@ class TarGuard:
                 self.result.whiteouts.append((parent, target))
             if m.kind not in "f":
                 raise InvalidArgument(f"whiteout {m.name!r} is not a regular file")
+            if m.size and self.result.split_ok:
+                self.result.split_ok = False
+                self.result.split_problem = f"whiteout {m.name!r} carries data"
         if m.kind == "h":
             target = normalize(m.linkname, m.name + " -> " + m.linkname)
             tk = paths.get(target)

@@ -230,3 +230,39 @@ def test_stats_json_shape(mgr):
         assert "percpu" in j["cpu"]["usage"] and "raw" in j["memory"]
     finally:
         stop(p)
+
+
+def test_every_memory_field(mgr, cgroup_path):
+    warnings = mgr.apply({"memory": {"limit": 64 * MiB, "reservation": 32 * MiB, "swap": 128 * MiB,
+                                     "kernelTCP": 16 * MiB, "swappiness": 10, "disableOOMKiller": True,
+                                     "kernel": MiB}})
+    d = f"/sys/fs/cgroup/memory{cgroup_path}/c"
+    got = {f: open(f"{d}/{f}").read().split()[0] for f in (
+        "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes",
+        "memory.kmem.tcp.limit_in_bytes", "memory.swappiness")}
+    assert got == {"memory.limit_in_bytes": str(64 * MiB), "memory.soft_limit_in_bytes": str(32 * MiB),
+                   "memory.memsw.limit_in_bytes": str(128 * MiB), "memory.kmem.tcp.limit_in_bytes": str(16 * MiB),
+                   "memory.swappiness": "10"}
+    assert "oom_kill_disable 1" in open(f"{d}/memory.oom_control").read()
+    assert warnings == ["memory.kernel is deprecated and ignored (kernel memory is always accounted)"]
+
+
+def test_cpu_realtime_without_parent_budget_names_the_field(mgr):
+    from pallet.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="linux.resources.cpu.realtimeRuntime: 1000 does not fit"):
+        mgr.apply({"cpu": {"realtimeRuntime": 1000, "realtimePeriod": 100000}})
+
+
+def test_cpu_shares_out_of_range_named(mgr):
+    from pallet.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="linux.resources.cpu.shares: 1 is out of range"):
+        mgr.apply({"cpu": {"shares": 1}})
+
+
+def test_cpu_burst_and_idle(mgr, cgroup_path):
+    mgr.apply({"cpu": {"quota": 10000, "period": 100000, "burst": 1000, "idle": 1}})
+    d = f"/sys/fs/cgroup/cpu{cgroup_path}/c"
+    assert open(f"{d}/cpu.cfs_burst_us").read().strip() == "1000"
+    assert open(f"{d}/cpu.idle").read().strip() == "1"

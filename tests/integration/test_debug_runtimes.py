@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 import test_debug_layouts as layouts  # noqa: E402
 
+from pallet.cgroups.paths import systemd_path  # noqa: E402
 from pallet.debug.paths import HostPaths  # noqa: E402
 
 PALLET = str(Path(sys.executable).parent / "pallet")
@@ -129,7 +130,11 @@ def five(node):
     pids = {}
     pids["docker"] = node.start(docker, f"/docker/{docker}", ["sleep", "1000"], hostname="web-host")
     layouts.docker_container(node.paths, docker, name="web", image="busybox:1.36", pid=pids["docker"])
-    pids["docker-systemd"] = node.start(dsys, f"/system.slice/docker-{dsys}.scope", ["sleep", "1000"])
+    # Docker's systemd driver asks systemd for `system.slice:docker:<id>`; there is no systemd
+    # here, so runc gets the cgroupfs path systemd would have made (pallet.cgroups expands it).
+    scope = systemd_path(f"system.slice:docker:{dsys}")
+    assert scope == f"/system.slice/docker-{dsys}.scope"
+    pids["docker-systemd"] = node.start(dsys, scope, ["sleep", "1000"])
     layouts.docker_container(node.paths, dsys, name="k8s_app_shop-0_shop_" + POD_UID + "_0", image="app:2",
                              pid=pids["docker-systemd"],
                              labels={"io.kubernetes.pod.name": "shop-0", "io.kubernetes.pod.namespace": "shop",
@@ -239,6 +244,9 @@ def test_enter_runs_host_tools_in_the_containers_netns(node, five):
     out = node.debug("enter", "web", "-u", "--", "hostname").stdout
     assert out.strip() == "web-host"
     # the mount namespace too: the container's own busybox and its /etc/hostname
+    # -m: the container's root, not the host's (busybox_rootfs makes /linuxrc; the host has none)
+    listing = node.debug("enter", "web", "-m", "--", "/bin/ls", "/").stdout.split()
+    assert "linuxrc" in listing and "boot" not in listing, listing
     out = node.debug("enter", "-t", "web", "-m", "-p", "--", "/bin/ps").stdout
     assert "sleep 1000" in out and "python" not in out
     result = node.debug("enter", str(pid), "--", "sh", "-c", "exit 7", check=False)

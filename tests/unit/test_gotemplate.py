@@ -84,6 +84,17 @@ def test_docker_inspect_examples(template, expected):
     assert render(template, CONTAINER) == expected
 
 
+def test_network_inspect_example_pipes_dot_into_printf():
+    network = {"IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
+    assert render('{{ range $k, $v := index .IPAM.Config 0}}{{.| printf "%s: %s " $k}}{{end}}', network) == \
+        "Gateway: 172.18.0.1 Subnet: 172.18.0.0/16 "
+
+
+def test_exit_code_comparison_accepts_a_float_literal():
+    # seen in the wild; Go refuses int-vs-float, pallet compares the numbers
+    assert render("{{ if eq 0.0 .State.ExitCode }}{{.Name}} {{.State.ExitCode}}{{end}}", CONTAINER) == "/web 0"
+
+
 def test_json_of_a_sub_object_is_compact_with_sorted_keys():
     assert render("{{json .Mounts}}", CONTAINER) == (
         '[{"Destination":"/usr/share/nginx/html","RW":false,"Source":"/srv/www","Type":"bind"},'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
 from pallet.cgroups.stats import Throttling
@@ -38,7 +40,18 @@ def plan(res: LinuxResources) -> Plan:
 
 
 def apply(res: LinuxResources, dir: str) -> list[str]:
-    fs.write_plan(dir, plan(res))
+    for name, value in plan(res):
+        try:
+            fs.write(dir, name, value)
+        except InvalidArgument:
+            if name != "cpu.rt_runtime_us":
+                raise
+            # A child's realtime budget must fit in its parent's, and a new
+            # cgroup's parent has none unless someone gave it one.
+            parent = os.path.dirname(dir)
+            budget = (fs.read_optional(parent, name) or "?").strip()
+            raise InvalidArgument(f"linux.resources.cpu.realtimeRuntime: {value} does not fit the parent "
+                                  f"cgroup's realtime budget ({parent}/{name} is {budget})") from None
     shares = res.cpu.shares if res.cpu else None
     if shares:
         # The kernel clamps shares silently to [2, 262144]; runc reports it.

@@ -9,7 +9,7 @@ Covers the verbs templates use: %v %s %q %d %x %X %o %O %b %c %U %t
 from __future__ import annotations
 
 from pallet.cli.gotemplate.values import (
-    MISSING, is_int, is_list, is_number, sorted_items, struct_fields, type_name,
+    MISSING, is_int, is_list, sorted_items, struct_fields, type_name,
 )
 
 # -- strconv.Quote ---------------------------------------------------------------

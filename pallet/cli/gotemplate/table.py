@@ -21,7 +21,7 @@ from pallet.cli.gotemplate.errors import TemplateExecError, TemplateParseError
 from pallet.cli.gotemplate.execute import FieldSource, execute_partial
 from pallet.cli.gotemplate.funcs import HEADER_FUNCTIONS
 from pallet.cli.gotemplate.tabwriter import DOCKER as TABWRITER
-from pallet.cli.gotemplate.values import MISSING
+from pallet.cli.gotemplate.template import parse
 
 TABLE_KEY = "table"
 JSON_KEY = "json"
@@ -120,8 +120,6 @@ def render_table(template: str, rows, headers: dict[str, str] | None = None) -> 
     names (`{"ID": "CONTAINER ID"}`), other columns are named after their
     field (`CreatedAt` -> `CREATED AT`).
     """
-    from pallet.cli.gotemplate import parse
-
     text = template[len(TABLE_KEY):] if template.startswith(TABLE_KEY) else template
     text = text.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
     tmpl = parse(text)
@@ -133,8 +131,6 @@ def render_table(template: str, rows, headers: dict[str, str] | None = None) -> 
 def format_rows(format_string: str | None, rows, default_table: str,
                 headers: dict[str, str] | None = None) -> str:
     """The whole output of a listing verb for its --format value (None: default)."""
-    from pallet.cli.gotemplate import parse
-
     if not format_string or format_string == TABLE_KEY:
         format_string = default_table
     is_table, text = prepare(format_string)
@@ -150,7 +146,6 @@ def format_rows(format_string: str | None, rows, default_table: str,
 def format_inspect(format_string: str | None, objects, *, missingkey: str = "default") -> str:
     """`docker inspect` output: indented JSON array, "json" for a compact
     one, or a template executed per object (one line each)."""
-    from pallet.cli.gotemplate import parse
     from pallet.cli.gotemplate.gojson import dumps
 
     objects = list(objects)
@@ -164,6 +159,3 @@ def format_inspect(format_string: str | None, objects, *, missingkey: str = "def
     except (TemplateParseError, TemplateExecError) as exc:
         raise _wrapped(exc) from None
     return out or "\n"
-
-
-__all__ = ["format_inspect", "format_rows", "header_name", "render_table", "MISSING"]
