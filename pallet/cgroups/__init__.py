@@ -8,16 +8,30 @@
 
 `root` (default /sys/fs/cgroup) and `mode` let tests point a manager at
 a temporary tree standing for a layout this machine lacks.
+
+Layout of the package: mode.py (detect), paths.py (cgroupsPath rules),
+hierarchy.py (where the hierarchies are), fs.py (reads/writes, one-line
+errors), devices.py (the device-rule semantics shared by v1 and v2),
+stats.py (values, runc's `events --stats` JSON), memory_accounting.py
+(Docker's usage), manager.py + protocol.py, and v1/ and v2/ with one
+module per controller (`plan` pure, `apply`, `stats`) and each
+version's manager. A hybrid host (v1 controllers + a cgroup2 mount) uses
+the v1 manager, which also joins the cgroup2 mount (hugetlb, cgroup.kill).
+
+Tested on this hybrid host: every v1 controller on the real kernel; on
+the real cgroup2 mount (a V2Manager rooted at /sys/fs/cgroup/unified):
+cgroup.procs, freeze/thaw via cgroup.freeze + cgroup.events, cgroup.kill,
+hugetlb, and BPF device programs; v2 memory/cpu/cpuset/pids/io on a
+temporary tree with the files a v2 kernel has.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pallet.errors import InvalidArgument
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pallet.cgroups.manager import CgroupManager
+    from pallet.cgroups.protocol import CgroupManager
     from pallet.cgroups.mode import CgroupMode
 
 __all__ = ["CgroupManager", "CgroupMode", "detect", "open_manager", "manager_from_json", "resolve"]
@@ -25,7 +39,7 @@ __all__ = ["CgroupManager", "CgroupMode", "detect", "open_manager", "manager_fro
 DEFAULT_ROOT = "/sys/fs/cgroup"
 # Names loaded on first use: `state`/`list` import this package only to
 # reopen a manager and ask is_frozen(), and pay for nothing else.
-_LAZY = {"CgroupManager": "manager", "CgroupMode": "mode", "detect": "mode", "resolve": "paths"}
+_LAZY = {"CgroupManager": "protocol", "CgroupMode": "mode", "detect": "mode", "resolve": "paths"}
 
 
 def __getattr__(name: str):

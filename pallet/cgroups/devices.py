@@ -12,9 +12,8 @@ a spec behaves the same on both versions (runc does the same).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from pallet.oci.resources import DeviceRule
+from pallet.oci.runtime_spec import frozen
 
 WILDCARD = None
 
@@ -41,7 +40,7 @@ DEFAULT_ALLOWED: tuple[DeviceRule, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class DeviceRules:
     """The result of replaying a rule list: a default and its exceptions.
 
@@ -87,17 +86,17 @@ def emulate(rules: tuple[DeviceRule, ...] | list[DeviceRule], default_allow: boo
         if r.allow != allow:
             old = exceptions.get(_key(r))
             access = "".join(c for c in "rwm" if c in r.access or (old and c in old.access))
-            exceptions[_key(r)] = replace(r, access=access)
+            exceptions[_key(r)] = r.replace(access=access)
         else:
             old = exceptions.get(_key(r))
             if old is None:
                 continue  # only an exact match is removed (kernel semantics)
             left = "".join(c for c in old.access if c not in r.access)
             if left:
-                exceptions[_key(r)] = replace(old, access=left)
+                exceptions[_key(r)] = old.replace(access=left)
             else:
                 del exceptions[_key(r)]
-    return DeviceRules(allow, tuple(exceptions.values()))
+    return DeviceRules(default_allow=allow, exceptions=tuple(exceptions.values()))
 
 
 def effective(spec_rules: tuple[DeviceRule, ...] | None, *, defaults: bool = True) -> DeviceRules:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterable, Mapping, Union
 
 # A plan: the files to write, in order. Pairs rather than a dict because
 # v1 wants one write per device for the same file (blkio.throttle.*) and
@@ -54,10 +53,9 @@ def write(dir: str, name: str, value: str | int) -> None:
         os.close(fd)
 
 
-def write_plan(dir: str, plan: Union[Plan, Mapping[str, str]]) -> None:
+def write_plan(dir: str, plan: Plan | dict[str, str]) -> None:
     """Apply a plan: files written in the plan's order."""
-    items: Iterable[tuple[str, str]] = plan.items() if isinstance(plan, Mapping) else plan
-    for name, value in items:
+    for name, value in plan.items() if isinstance(plan, dict) else plan:
         write(dir, name, value)
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import NamedTuple
-
 from pallet.errors import PalletError
+from pallet.oci.runtime_spec import frozen
 
 # Superblock options of a v1 cgroup mount that are not controllers.
 _NOT_CONTROLLERS = frozenset({"rw", "ro", "clone_children", "noprefix", "xattr",
                               "cpuset_v2_mode", "favordynmods", "none"})
 
 
-class Hierarchy(NamedTuple):
+@frozen
+class Hierarchy:
     mountpoint: str
     controllers: frozenset[str]   # "memory", "cpu", ..., or "name=systemd"
 
@@ -34,7 +34,7 @@ def v1_hierarchies(root: str) -> list[Hierarchy]:
             controllers = frozenset(o for o in m.super_options
                                     if o not in _NOT_CONTROLLERS
                                     and ("=" not in o or o.startswith("name=")))
-            found.append(Hierarchy(m.mountpoint, controllers))
+            found.append(Hierarchy(mountpoint=m.mountpoint, controllers=controllers))
     if found:
         return found
     # A test's temporary tree: every subdir with cgroup.procs but "unified".
@@ -42,7 +42,7 @@ def v1_hierarchies(root: str) -> list[Hierarchy]:
         mountpoint = os.path.join(root, name)
         if name != "unified" and not os.path.islink(mountpoint) \
                 and os.path.exists(os.path.join(mountpoint, "cgroup.procs")):
-            found.append(Hierarchy(mountpoint, frozenset(name.split(","))))
+            found.append(Hierarchy(mountpoint=mountpoint, controllers=frozenset(name.split(","))))
     return found
 
 

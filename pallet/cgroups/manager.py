@@ -21,34 +21,16 @@ unless `default_devices=False` (only the spec's) or `skip_devices=True`
 from __future__ import annotations
 
 import os
-import signal
 import time
-from typing import TYPE_CHECKING, Protocol
 
 from pallet.errors import PalletError
 
-if TYPE_CHECKING:  # kept out of the import path of `state`/`list`, which only ask is_frozen()
-    from pallet.cgroups.stats import Stats
+# Kept out of the import path: `state`/`list` import this package only to
+# ask is_frozen(), and `create` counts every millisecond (no typing,
+# signal, enum, re or dataclasses here). The protocol is in protocol.py.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     from pallet.oci.resources import LinuxResources
-
-
-class CgroupManager(Protocol):
-    path: str   # the container's cgroup, absolute below the hierarchy roots
-
-    def create(self) -> None: ...
-    def add_pid(self, pid: int) -> None: ...
-    def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
-              skip_devices: bool = False) -> list[str]: ...
-    def freeze(self) -> None: ...
-    def thaw(self) -> None: ...
-    def is_frozen(self) -> bool: ...
-    def pids(self) -> list[int]: ...
-    def kill_all(self, signum: int) -> None: ...
-    def stats(self) -> Stats: ...
-    def oom_kill_count(self) -> int: ...
-    def exists(self) -> bool: ...
-    def destroy(self, kill: bool = False, timeout: float = 2.0) -> None: ...
-    def to_json(self) -> dict: ...
 
 
 def as_resources(resources: dict | LinuxResources | None) -> LinuxResources:
@@ -104,4 +86,4 @@ def wait_empty(list_pids, deadline: float, what: str) -> None:
         time.sleep(0.01)
 
 
-SIGKILL = signal.SIGKILL
+SIGKILL = 9  # signal.SIGKILL; the signal module imports enum

@@ -10,7 +10,7 @@ Accepted forms (runc's):
 - systemd's `slice:prefix:name`: `/<expanded slice>/<prefix>-<name>.scope`,
   or `/<expanded slice>/<name>` when name is itself a `.slice`; an empty
   slice is `system.slice`. Slices nest by dashes: `a-b.slice` is
-  `/a.slice/a-b.slice`. (pallet writes the cgroupfs paths systemd would
+  `/a.slice/a-b.slice`; `-.slice` is the root. (pallet writes the cgroupfs paths systemd would
   create; it does not ask systemd for a scope.)
 
 A path that climbs out of the root (`..`) is refused, not cleaned: it is
@@ -52,10 +52,10 @@ def systemd_path(spec: str) -> str:
     if not name:
         raise InvalidArgument(f"cgroupsPath: {spec!r} has no name")
     parent = expand_slice(slice_name or "system.slice")
-    unit = name if name.endswith(".slice") else (f"{prefix}-{name}.scope" if prefix else f"{name}.scope")
-    if unit.endswith(".slice"):
-        # A slice as the container's unit nests like any slice (runc).
-        return expand_slice(unit)
+    # runc's getUnitName, literally: a scope `<prefix>-<name>.scope` (an
+    # empty prefix gives "-<name>.scope", as in runc), or the name itself
+    # when it is a slice; either sits right under the parent slice.
+    unit = name if name.endswith(".slice") else f"{prefix}-{name}.scope"
     return posixpath.join(parent, unit)
 
 

@@ -8,14 +8,21 @@ be compared field by field. Units: cpu in nanoseconds, memory in bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from pallet.oci.runtime_spec import frozen
+
+# Values are runtime_spec.frozen classes (no dataclasses import on the
+# runtime's path); an empty mapping default is read-only, so no instance
+# can change another's.
+EMPTY: MappingProxyType = MappingProxyType({})
 
 
 def _omit_empty(d: dict, keep: tuple[str, ...] = ()) -> dict:
     return {k: v for k, v in d.items() if k in keep or v not in (0, None, [], {}, "")}
 
 
-@dataclass(frozen=True)
+@frozen
 class CpuUsage:
     total: int = 0
     percpu: tuple[int, ...] = ()
@@ -32,7 +39,7 @@ class CpuUsage:
         }, keep=("kernel", "user"))
 
 
-@dataclass(frozen=True)
+@frozen
 class Throttling:
     periods: int = 0
     throttled_periods: int = 0
@@ -43,16 +50,16 @@ class Throttling:
                             "throttledTime": self.throttled_time})
 
 
-@dataclass(frozen=True)
+@frozen
 class CpuStats:
-    usage: CpuUsage = field(default_factory=CpuUsage)
-    throttling: Throttling = field(default_factory=Throttling)
+    usage: CpuUsage = CpuUsage()
+    throttling: Throttling = Throttling()
 
     def to_json(self) -> dict:
         return {"usage": self.usage.to_json(), "throttling": self.throttling.to_json()}
 
 
-@dataclass(frozen=True)
+@frozen
 class MemoryEntry:
     limit: int = 0
     usage: int = 0
@@ -64,18 +71,18 @@ class MemoryEntry:
                             "failcnt": self.failcnt}, keep=("limit", "failcnt"))
 
 
-@dataclass(frozen=True)
+@frozen
 class MemoryStats:
     """Memory of a cgroup. `raw` is memory.stat as is (v1 or v2 keys);
     `cache` is v1's total_cache or v2's file; `oom_kill` counts OOM kills
     (v1 memory.oom_control oom_kill, v2 memory.events oom_kill)."""
 
     cache: int = 0
-    usage: MemoryEntry = field(default_factory=MemoryEntry)
-    swap: MemoryEntry = field(default_factory=MemoryEntry)
-    kernel: MemoryEntry = field(default_factory=MemoryEntry)
-    kernel_tcp: MemoryEntry = field(default_factory=MemoryEntry)
-    raw: dict[str, int] = field(default_factory=dict)
+    usage: MemoryEntry = MemoryEntry()
+    swap: MemoryEntry = MemoryEntry()
+    kernel: MemoryEntry = MemoryEntry()
+    kernel_tcp: MemoryEntry = MemoryEntry()
+    raw: dict[str, int] = EMPTY
     oom_kill: int = 0
     under_oom: bool = False
     version: str = "v1"   # which keys `raw` has, for memory_accounting
@@ -87,7 +94,7 @@ class MemoryStats:
         return _omit_empty(out, keep=("usage", "swap", "kernel", "kernelTCP"))
 
 
-@dataclass(frozen=True)
+@frozen
 class PidsStats:
     current: int = 0
     limit: int = 0   # 0 = no limit ("max"), as runc reports it
@@ -96,7 +103,7 @@ class PidsStats:
         return _omit_empty({"current": self.current, "limit": self.limit})
 
 
-@dataclass(frozen=True)
+@frozen
 class BlkioEntry:
     major: int
     minor: int
@@ -107,7 +114,7 @@ class BlkioEntry:
         return _omit_empty({"major": self.major, "minor": self.minor, "op": self.op, "value": self.value})
 
 
-@dataclass(frozen=True)
+@frozen
 class BlkioStats:
     io_service_bytes_recursive: tuple[BlkioEntry, ...] = ()
     io_serviced_recursive: tuple[BlkioEntry, ...] = ()
@@ -119,7 +126,7 @@ class BlkioStats:
         })
 
 
-@dataclass(frozen=True)
+@frozen
 class HugetlbStats:
     usage: int = 0
     max: int = 0
@@ -147,7 +154,7 @@ CPUSET_FLAGS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class CpusetStats:
     cpus: tuple[int, ...] = ()
     mems: tuple[int, ...] = ()
@@ -163,14 +170,14 @@ class CpusetStats:
         return out
 
 
-@dataclass(frozen=True)
+@frozen
 class Stats:
-    cpu: CpuStats = field(default_factory=CpuStats)
-    cpuset: CpusetStats = field(default_factory=CpusetStats)
-    memory: MemoryStats = field(default_factory=MemoryStats)
-    pids: PidsStats = field(default_factory=PidsStats)
-    blkio: BlkioStats = field(default_factory=BlkioStats)
-    hugetlb: dict[str, HugetlbStats] = field(default_factory=dict)
+    cpu: CpuStats = CpuStats()
+    cpuset: CpusetStats = CpusetStats()
+    memory: MemoryStats = MemoryStats()
+    pids: PidsStats = PidsStats()
+    blkio: BlkioStats = BlkioStats()
+    hugetlb: dict[str, HugetlbStats] = EMPTY
 
     def to_json(self) -> dict:
         # intel_rdt and network_interfaces are runc's too; pallet reports

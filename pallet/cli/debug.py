@@ -355,6 +355,11 @@ def cmd_fs_usage(ctx: _Context, args) -> int:
     from pallet.debug.render import human_bytes, table, to_json
 
     rows, problems = usage(ctx.catalog)
+    if not rows and not args.json:
+        _out(f"no containers in the state of {', '.join(ctx.catalog.runtimes)} under {ctx.paths.root}\n")
+        for p in problems:
+            _out(f"note: {p}\n")
+        return 0
     if args.json:
         _out(to_json({"containers": [u.__dict__ for u in rows], "problems": problems}) + "\n")
         return 0

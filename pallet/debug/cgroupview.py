@@ -33,7 +33,8 @@ class CgroupNode:
 
 
 def mode(cgroupfs: str = "/sys/fs/cgroup") -> str:
-    return detect(cgroupfs).value
+    found = detect(cgroupfs)
+    return str(getattr(found, "value", found))   # "v1", "hybrid" or "v2" (an Enum in older pallet.cgroups)
 
 
 def _proc_cgroups(proc: str) -> dict[str, tuple[int, int, bool]]:

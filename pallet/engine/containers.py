@@ -206,6 +206,8 @@ def create(env: ContainerEnv, kwargs: dict) -> ContainerState:
         raise InvalidArgument(f"no command specified for the container and image {image_ref} has none")
     kwargs.setdefault("runtime", "")
     kwargs["runtime"] = env.runtime_name(kwargs["runtime"])
+    if kwargs.get("tty") and kwargs["runtime"] == "pallet":
+        kwargs["runtime"] = "runc"  # -t needs a console socket: the in-process runtime does not take one yet
     env.runtime(kwargs["runtime"])  # unknown runtime -> error before anything exists
     if not name:
         name = names.random_name(table.names(env.db))

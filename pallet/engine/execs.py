@@ -10,7 +10,7 @@ from pallet.engine import containers, spec_plan
 from pallet.engine.lifecycle import StartError, _short_msg, classify
 from pallet.engine.monitor.monitor import runtime_error
 from pallet.engine.spec_builder import DEFAULT_PATH, exec_process
-from pallet.errors import WrongState
+from pallet.errors import PalletError, WrongState
 
 
 def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool = False, interactive: bool = False,
@@ -35,6 +35,12 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
         json.dump(process, f)
     rt = env.runtime(cfg.runtime)
     try:
+        if getattr(rt, "in_process", False):
+            try:
+                return rt.exec_file(st.id, pfile, detach=detach,
+                                    stdio=None if interactive or tty else (os.open(os.devnull, os.O_RDONLY), 1, 2))
+            except PalletError as exc:
+                raise StartError(f"exec in {st.name}: {_short_msg(str(exc))}", classify(str(exc))) from None
         cmd = rt.exec_argv(st.id, pfile, detach, log=rlog)
         stdin = None if interactive or tty else subprocess.DEVNULL
         if detach:

@@ -98,15 +98,51 @@ def raw_config(ctx, row: T.ImageRow) -> dict:
 
 def _layer_present(ctx, chain_id: str) -> bool:
     row = L.get(ctx.db, chain_id)
-    return bool(row) and ctx.snapshotter.has_layer(chain_id) and ctx.content.exists(row.blob_digest)
+    if not row or not ctx.snapshotter.has_layer(chain_id):
+        return False
+    return ctx.snapshotter.has_split(chain_id) if row.split else ctx.content.exists(row.blob_digest)
 
 
-def _record_layer(ctx, chain_id, parent, applied, media_type) -> None:
+def _record_layer(ctx, chain_id, parent, applied, media_type, *, split: bool = False) -> None:
     with _db.write(ctx.db):
         L.delete(ctx.db, chain_id)
         L.insert(ctx.db, L.LayerRow(chain_id=chain_id, diff_id=applied.diff_id, parent=parent,
                                     blob_digest=applied.blob_digest, blob_size=applied.blob_size,
-                                    media_type=media_type, size=applied.size, created=time.time()))
+                                    media_type=media_type, size=applied.size, created=time.time(),
+                                    split=int(split)))
+
+
+def _unpack_layer(ctx, chain_id, parent, src, *, what, size=None, expected_diff_id="", expected_blob="", reopen=None):
+    """Unpack one layer and record it. Compressed input is kept as a blob; uncompressed input is
+    not stored twice (the tar-split record rebuilds it) unless the tar can't be rebuilt from its
+    files (duplicate entries), in which case the blob is read again with `reopen()`.
+    Returns (chain_id, Applied)."""
+    from pallet.store.snapshotter import chain_of
+
+    with ctx.content.writer() as w:
+        applied = ctx.snapshotter.add_layer(chain_id, parent, src, size=size, blob_writer=w, what=what,
+                                            expected_diff_id=expected_diff_id, blob_only_if_compressed=True)
+        chain_id = chain_id or chain_of(parent, applied.diff_id)
+        try:
+            if expected_blob and expected_blob != applied.blob_digest:
+                raise InvalidArgument(f"{what}: digest mismatch: content hashes to {applied.blob_digest}, the archive says {expected_blob}")
+            split = False
+            if applied.blob_written:
+                w.commit(applied.blob_digest, applied.blob_size)
+            elif applied.split_ok:
+                split = True
+            elif reopen is not None:
+                with reopen() as again:
+                    ctx.content.ingest(again, applied.blob_digest, applied.blob_size)
+            else:
+                raise InvalidArgument(f"{what}: {applied.split_problem}; such a layer is kept as a blob, "
+                                      "which needs a file to read again, not a stream")
+            _record_layer(ctx, chain_id, parent, applied, _media_for(applied.compression), split=split)
+        except BaseException:
+            if not L.get(ctx.db, chain_id):
+                ctx.snapshotter.remove_layer(chain_id)
+            raise
+    return chain_id, applied
 
 
 def _media_for(compression: str) -> str:
@@ -236,15 +272,9 @@ def import_image(ctx, source: str, *, stdin=None, reference: str = "", changes: 
             raise NotFound(f"open {source}: no such file or directory") from None
         label = source
     try:
-        with ctx.content.lease(), ctx.content.writer() as w:
-            applied = ctx.snapshotter.add_layer(None, "", src, blob_writer=w, what=f"import {label}")
-            chain_id = applied.diff_id
-            try:
-                w.commit(applied.blob_digest, applied.blob_size)
-                _record_layer(ctx, chain_id, "", applied, _media_for(applied.compression))
-            except BaseException:
-                ctx.snapshotter.remove_layer(chain_id) if not L.get(ctx.db, chain_id) else None
-                raise
+        reopen = (lambda: open(source, "rb")) if source != "-" and proc is None else None
+        with ctx.content.lease():
+            chain_id, applied = _unpack_layer(ctx, None, "", src, what=f"import {label}", reopen=reopen)
             created = now_rfc3339()
             cfg = oci.ImageConfig(architecture=host_arch(), os="linux", diff_ids=(applied.diff_id,), config=run_config,
                                   created=created,
@@ -288,15 +318,11 @@ def load(ctx, src, *, quiet: bool = False) -> LoadResult:
                         if ctx.snapshotter.has_layer(chain_id):  # unpacked but never recorded (killed load)
                             ctx.snapshotter.remove_layer(chain_id)
                         parent = chain[i - 1] if i else ""
-                        with arc.open(lref.path) as f, ctx.content.writer() as w:
-                            what = f"layer {i + 1}/{len(chain)} ({lref.path}) of {img.names[0] if img.names else img.where}"
-                            applied = ctx.snapshotter.add_layer(chain_id, parent, f, size=lref.size, blob_writer=w,
-                                                                what=what, expected_diff_id=diff_id)
-                            added_layers.append(chain_id)
-                            if lref.digest and lref.digest != applied.blob_digest:
-                                raise InvalidArgument(f"{what}: digest mismatch: content hashes to {applied.blob_digest}, archive says {lref.digest}")
-                            w.commit(applied.blob_digest, applied.blob_size)
-                            _record_layer(ctx, chain_id, parent, applied, _media_for(applied.compression))
+                        what = f"layer {i + 1}/{len(chain)} ({lref.path}) of {_ref.familiar(img.names[0]) if img.names else img.where}"
+                        with arc.open(lref.path) as f:
+                            _unpack_layer(ctx, chain_id, parent, f, what=what, size=lref.size, expected_diff_id=diff_id,
+                                          expected_blob=lref.digest, reopen=lambda p=lref.path: arc.open(p))
+                        added_layers.append(chain_id)
                     man = img.manifest_bytes if img.manifest_bytes and _manifest_matches(ctx, img.manifest_bytes, chain) else b""
                     image_id, _ = _record_image(ctx, cfg_bytes, chain, img.names, man)
                     result.image_ids.append(image_id)
@@ -356,7 +382,10 @@ def _rollback_layers(ctx, chain_ids: list[str]) -> None:
 # ----------------------------------------------------------------------------- save
 
 def _open_uncompressed(ctx, row: L.LayerRow):
-    """(file, size) of the uncompressed layer tar: the blob itself or a decompressed temp copy."""
+    """(file, size) of the uncompressed layer tar: rebuilt from the split record, the blob itself,
+    or a decompressed temp copy."""
+    if row.split or (not ctx.content.exists(row.blob_digest) and ctx.snapshotter.has_split(row.chain_id)):
+        return ctx.snapshotter.open_split(row.chain_id, row.diff_id, row.size), row.size
     if row.diff_id == row.blob_digest:
         return ctx.content.open(row.blob_digest), row.blob_size
     import tempfile
@@ -424,7 +453,7 @@ def save(ctx, refs: list[str], out, *, fmt: str = "docker", exclude_base: str = 
                 diff_id=lr.diff_id,
                 open_uncompressed=None if skip else (lambda lr=lr: _open_uncompressed(ctx, lr)),
                 blob_digest=lr.blob_digest, blob_size=lr.blob_size, blob_media_type=lr.media_type,
-                open_blob=None if skip else (lambda lr=lr: ctx.content.open(lr.blob_digest))))
+                open_blob=None if skip else (lambda lr=lr: _open_uncompressed(ctx, lr)[0] if lr.split else ctx.content.open(lr.blob_digest))))
         man = ctx.content.read_bytes(row.manifest_digest)
         eb = dict(base_info, Layers=excluded_diffs) if excluded_diffs else {}
         images.append(A.SaveImage(config_bytes=ctx.content.read_bytes(iid), config_digest=iid, names=names,
@@ -787,7 +816,8 @@ def squash(ctx, ref: str, *, from_: str = "", tag_: str = "", message: str = "")
             if ctx.snapshotter.has_layer(new_chain):
                 ctx.snapshotter.remove_layer(new_chain)
             with ctx.content.open(blob) as f:
-                applied = ctx.snapshotter.add_layer(new_chain, parent, f, what="squashed layer", expected_diff_id=diff_id)
+                applied = ctx.snapshotter.add_layer(new_chain, parent, f, what="squashed layer", expected_diff_id=diff_id,
+                                                    split=False)
             _record_layer(ctx, new_chain, parent, applied, oci.OCI_LAYER)
         # history: entries of squashed layers become empty; one new entry carries the merged layer
         hist = cfg.get("history") or []
@@ -889,7 +919,8 @@ def commit_container(ctx, key: str, image_id: str, *, reference: str = "", chang
             if ctx.snapshotter.has_layer(chain_id):
                 ctx.snapshotter.remove_layer(chain_id)
             with ctx.content.open(diff_id) as f:
-                applied = ctx.snapshotter.add_layer(chain_id, parent, f, what="committed layer", expected_diff_id=diff_id)
+                applied = ctx.snapshotter.add_layer(chain_id, parent, f, what="committed layer", expected_diff_id=diff_id,
+                                                    split=False)
             _record_layer(ctx, chain_id, parent, applied, oci.OCI_LAYER)
         created = now_rfc3339()
         cfg = dict(cfg)

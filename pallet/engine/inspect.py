@@ -208,15 +208,15 @@ def inspect(env, st: ContainerState) -> dict:
 
 
 def _snapshot_dirs(env, row) -> dict:
+    """Docker's overlay2 GraphDriver.Data: LowerDir (top first), UpperDir, WorkDir."""
     try:
-        from pallet.engine import images
-
-        fn = getattr(images, "container_rootfs_dirs", None)
-        if fn is not None:
-            return fn(env.images, row.snapshot)
-    except ImportError:
-        pass
-    return {}
+        sn = env.images.snapshotter
+        upper = sn.upper_dir(row.snapshot)
+        lowers = sn.layer_dirs(sn.parent_of(row.snapshot))
+    except Exception:  # a snapshotter without these (vfs) or a snapshot gone: leave them out
+        return {}
+    return {"LowerDir": ":".join(lowers), "UpperDir": upper,
+            "WorkDir": os.path.join(os.path.dirname(upper), "work")}
 
 
 def ps_row(env, st: ContainerState, *, no_trunc: bool = False, size: str = "") -> dict:

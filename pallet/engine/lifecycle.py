@@ -69,7 +69,7 @@ def _prepare(env: ContainerEnv, st: ContainerState) -> tuple[str, str]:
         pass
     rdir = env.run_dir(st.id)
     os.makedirs(rdir, exist_ok=True)
-    root_dir = rootfs.mount(env, st.row)
+    root_dir = rootfs.mount(env, st.row, volatile=st.config.auto_remove)
     try:
         bundle = spec_plan.write_bundle(env, st, root_dir)
     except BaseException:
@@ -92,7 +92,9 @@ def _monitor_config(env: ContainerEnv, st: ContainerState, bundle: str, rdir: st
     except FileNotFoundError:
         pass
     cfg = st.config
-    if mode == "create":
+    if mode == "adopt":
+        argv, console = [], ""
+    elif mode == "create":
         console = os.path.join(rdir, "console.sock") if cfg.tty else ""
         if console and len(console) > 100:
             raise Unavailable(f"container {st.name}: -t needs a --runroot path shorter than {100 - 80} characters")
@@ -103,7 +105,7 @@ def _monitor_config(env: ContainerEnv, st: ContainerState, bundle: str, rdir: st
     return {
         "id": st.id, "mode": mode, "argv": argv, "pid_file": pid_file,
         "log_path": env.log_path(st.id), "log_max_size": cfg.log_max_size, "log_max_file": cfg.log_max_file,
-        "exit_file": env.exit_file(st.id), "attach_socket": "attach.sock" if mode == "create" else "",
+        "exit_file": env.exit_file(st.id), "attach_socket": "attach.sock" if mode != "run" else "",
         "console_socket": console, "tty": cfg.tty, "interactive": cfg.interactive,
         "stacks_file": os.path.join(rdir, "stacks.txt"), "runtime_log": rlog, "oom_files": _oom_files(st.id),
         "exit_command": [sys.executable, "-m", "pallet.cli.main", "--root", env.root, "--runroot", env.runroot,
@@ -138,8 +140,73 @@ def _ensure_pyc() -> None:
         pass  # read-only install: the monitor still runs, compiled in memory
 
 
+def _stdio_pipes(interactive: bool):
+    """(container stdio, monitor ends): the container gets stdin/stdout/stderr, the monitor the other ends."""
+    if interactive:
+        in_r, in_w = os.pipe()
+    else:
+        in_r, in_w = os.open(os.devnull, os.O_RDONLY), -1
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    return (in_r, out_w, err_w), {"stdin": in_w, "stdout": out_r, "stderr": err_r}
+
+
+def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int]:
+    """In-process runtime: fork; the child creates the container (so the init is its child) and execs the monitor."""
+    from pallet.linux.prctl import set_child_subreaper
+
+    rt = env.runtime(st.config.runtime)
+    mcfg = _monitor_config(env, st, bundle, rdir, "adopt")
+    _ensure_pyc()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        code = 1
+        try:
+            os.close(r)
+            os.setsid()
+            set_child_subreaper(True)
+            os.chdir(rdir)
+            cstdio, mine = _stdio_pipes(st.config.interactive)
+            cpid = rt.create(st.id, bundle, mcfg["pid_file"], cstdio)
+            for fd in cstdio:
+                os.close(fd)
+            mcfg.update(sync_fd=w, fds=mine, container_pid=cpid)
+            for fd in (w, *[f for f in mine.values() if f >= 0]):
+                os.set_inheritable(fd, True)
+            path = os.path.join(rdir, "monitor.cfg")
+            with open(path, "wb") as f:
+                marshal.dump(mcfg, f)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            err = os.open(os.path.join(rdir, "monitor.err"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(devnull, 0)
+            os.dup2(err, 1)
+            os.dup2(err, 2)
+            os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path])
+        except BaseException as exc:  # report, never EOF
+            try:
+                os.write(w, ("error " + str(exc).replace("\n", " ")).encode())
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        line = f.read().decode(errors="replace").strip()
+    if line.startswith("ok "):
+        return pid, int(line[3:] or 0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    msg = line[6:] if line.startswith("error ") else "the monitor exited before creating the container"
+    raise StartError(f"container {st.name}: {_short_msg(msg)}", classify(msg))
+
+
 def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int]:
     """Exec a detached monitor that creates the container; return (monitor pid, container pid)."""
+    if getattr(env.runtime(st.config.runtime), "in_process", False):
+        return _fork_monitor(env, st, bundle, rdir)
     mcfg = _monitor_config(env, st, bundle, rdir, "create")
     _ensure_pyc()
     r, w = os.pipe()
@@ -223,9 +290,10 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
     with locked(env, st.id):
         bundle, rdir = _prepare(env, st)
         if st.config.tty:
-            mcfg = _monitor_config(env, st, bundle, rdir, "run")
+            mode = "run"
         else:
-            mcfg = _monitor_config(env, st, bundle, rdir, "create")
+            mode = "adopt" if getattr(rt, "in_process", False) else "create"
+        mcfg = _monitor_config(env, st, bundle, rdir, mode)
         mcfg["forward_signals"] = True
     if st.config.tty:
         # The runtime's one-shot `run` owns the terminal; no log is kept for a foreground -t.
@@ -253,6 +321,23 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
         return ""
 
     set_child_subreaper(True)
+    if getattr(rt, "in_process", False):
+        mcfg.update(attach_socket="")
+        cstdio, mine = _stdio_pipes(st.config.interactive)
+        try:
+            cpid = rt.create(st.id, bundle, mcfg["pid_file"], cstdio)
+        except PalletError as exc:
+            for fd in (*cstdio, *mine.values()):
+                if fd >= 0:
+                    os.close(fd)
+            err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
+            _start_failed(env, st, err)
+            if st.config.auto_remove:
+                containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+            raise err from None
+        for fd in cstdio:
+            os.close(fd)
+        mcfg.update(fds=mine, container_pid=cpid)
     mon = Monitor(mcfg, local_out=(1, 2), local_in=stdin_fd, on_created=started)
     code = mon.run()
     if mon.error:

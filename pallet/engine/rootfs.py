@@ -61,16 +61,24 @@ def _is_mountpoint(path: str) -> bool:
         return False
 
 
-def mount(env, row) -> str:
+def mount(env, row, *, volatile: bool = False) -> str:
+    """Mount the writable layer; `volatile` (for --rm containers) skips overlay's sync of the upper fs on umount,
+    which costs ~150 ms here, since the layer is thrown away anyway."""
     if not row.snapshot:
         return row.rootfs
     target = merged_dir(env, row.id)
     os.makedirs(target, exist_ok=True)
     if _is_mountpoint(target):
         return target
-    images = _images(env)
     try:
-        images.mount_container_rootfs(env.images, row.snapshot, target)
+        from dataclasses import replace
+
+        from pallet.store.snapshotter import mount_spec
+
+        for m in env.images.snapshotter.mounts(row.snapshot):
+            if volatile and m.type == "overlay":
+                m = replace(m, options=(*m.options, "volatile"))
+            mount_spec(m, target)
     except OSError as exc:
         raise PalletError(f"container {row.id[:12]}: cannot mount its rootfs: {exc.strerror or exc} (is overlayfs available and the lower dirs intact?)") from None
     return target

@@ -170,7 +170,8 @@ def available(configured: dict | None = None) -> dict[str, str]:
 
 
 def default_runtime_name() -> str:
-    return "runc"
+    """pallet's own runtime, in process: the fast default."""
+    return "pallet"
 
 
 def open_runtime(name: str, runroot: str, configured: dict | None = None) -> Runtime:
@@ -183,8 +184,93 @@ def open_runtime(name: str, runroot: str, configured: dict | None = None) -> Run
         if not path:
             raise Unavailable(f"runtime {name!r}: no path configured and not found on PATH")
         return BinaryRuntime(name=name, path=path, state_root=state_root, extra_args=tuple(spec.get("runtimeArgs", ())))
+    if name == "pallet":
+        return LibraryRuntime(name=name, state_root=state_root)
     paths = available()
     if name not in paths:
-        known = ", ".join(sorted(paths)) or "none"
+        known = ", ".join(sorted([*paths, "pallet"]))
         raise InvalidArgument(f"unknown runtime {name!r}: available runtimes are {known}")
     return BinaryRuntime(name=name, path=paths[name], state_root=state_root)
+
+
+@dataclass
+class LibraryRuntime:
+    """pallet's own runtime, called in process through pallet.runtime.api (no exec of a runtime binary).
+
+    `in_process` tells the engine to create containers by forking (the child becomes the monitor,
+    see lifecycle.spawn_monitor) instead of running `create_argv()` in a monitor.
+    """
+
+    name: str
+    state_root: str
+    in_process: bool = True
+
+    def _api(self):
+        from pallet.runtime import api
+
+        return api
+
+    def _wrap(self, what: str, cid: str, fn, *args, **kw):
+        try:
+            return fn(*args, **kw)
+        except NotFound:
+            raise NotFound(f"container {cid[:12]} has no {self.name} runtime state") from None
+        except PalletError as exc:
+            raise RuntimeError_(f"{self.name} {what} {cid[:12]}: {exc}") from None
+
+    def create(self, cid: str, bundle: str, pid_file: str, stdio: tuple[int, int, int]) -> int:
+        """Create in this process (the caller must be single-threaded); returns the init's pid."""
+        api = self._api()
+        cs = api.create(api.CreateOptions(root=self.state_root, id=cid, bundle=bundle, pid_file=pid_file, stdio=stdio))
+        return cs.pid
+
+    def create_argv(self, cid, bundle, pid_file, *, log="", console_socket=""):
+        raise Unavailable("the in-process pallet runtime has no command line: use --runtime pallet-runtime")
+
+    run_argv = create_argv
+
+    def start(self, cid: str) -> None:
+        self._wrap("start", cid, self._api().start, self.state_root, cid)
+
+    def kill(self, cid: str, signal: str, all_processes: bool = False) -> None:
+        sig = int(signal) if str(signal).isdigit() else signal
+        self._wrap("kill", cid, self._api().kill, self.state_root, cid, sig, all=all_processes)
+
+    def delete(self, cid: str, force: bool = False) -> None:
+        self._wrap("delete", cid, self._api().delete, self.state_root, cid, force=force)
+
+    def state(self, cid: str) -> dict | None:
+        if not os.path.isdir(os.path.join(self.state_root, cid)):
+            return None
+        try:
+            return self._api().state(self.state_root, cid)
+        except PalletError:
+            return None
+
+    def pause(self, cid: str) -> None:
+        from pallet.runtime.pause import pause
+
+        self._wrap("pause", cid, pause, self.state_root, cid)
+
+    def resume(self, cid: str) -> None:
+        from pallet.runtime.resume import resume
+
+        self._wrap("resume", cid, resume, self.state_root, cid)
+
+    def ps(self, cid: str) -> list[int]:
+        return self._wrap("ps", cid, self._api().pids, self.state_root, cid)
+
+    def exec_argv(self, cid, process_file, detach, pid_file="", *, log=""):
+        raise Unavailable("the in-process pallet runtime has no command line")
+
+    def exec_file(self, cid: str, process_file: str, *, detach: bool, stdio=None) -> int:
+        api = self._api()
+        return api.exec_process(api.ExecOptions(root=self.state_root, id=cid, process_file=process_file,
+                                                detach=detach, stdio=stdio))
+
+    def update(self, cid: str, resources: dict) -> None:
+        from pallet.oci.runtime_spec import LinuxResources
+        from pallet.runtime.update import update
+
+        res = LinuxResources.from_json(resources) if hasattr(LinuxResources, "from_json") else LinuxResources(**resources)
+        self._wrap("update", cid, update, self.state_root, cid, res)

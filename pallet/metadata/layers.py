@@ -1,7 +1,9 @@
 """The `layers` table: one row per unpacked layer, keyed by chain ID.
 
-`blob_digest` is the layer blob kept in the content store (as received:
-compressed or not); `diff_id` the digest of the uncompressed tar.
+`blob_digest` is the layer blob as received (compressed or not); `diff_id`
+the digest of the uncompressed tar. Compressed blobs are kept in the content
+store; an uncompressed one is not (`split` = 1): the snapshotter's tar-split
+record and the layer's files give back the exact tar.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ SCHEMA = [
         blob_size INTEGER NOT NULL,
         media_type TEXT NOT NULL,
         size INTEGER NOT NULL,
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        split INTEGER NOT NULL DEFAULT 0
     )""",
 ]
 
-COLUMNS = ("chain_id", "diff_id", "parent", "blob_digest", "blob_size", "media_type", "size", "created")
+COLUMNS = ("chain_id", "diff_id", "parent", "blob_digest", "blob_size", "media_type", "size", "created", "split")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +38,7 @@ class LayerRow:
     media_type: str
     size: int
     created: float
+    split: int = 0  # 1: no blob kept; the uncompressed tar is rebuilt from the layer's tar-split record
 
 
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM layers"

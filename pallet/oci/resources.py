@@ -1,4 +1,4 @@
-"""`linux.resources` of the OCI runtime spec as frozen dataclasses.
+"""`linux.resources` of the OCI runtime spec as frozen values.
 
 `LinuxResources.from_json(d)` validates and names the bad field in a
 one-line InvalidArgument ("linux.resources.memory.limit: -5 is negative").
@@ -11,15 +11,20 @@ conventions of the spec they rely on:
 - pids.limit: -1 or 0 unlimited (runc treats <= 0 as "max");
 - devices: rules in order, the last matching one wins; major/minor
   None (or -1) is the wildcard.
+
+Values are `runtime_spec.frozen` classes, not dataclasses, and nothing
+here imports `re` or `typing`: this module is on the path of every
+`pallet-runtime create` (see runtime_spec's docstring for the cost).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable
-
 from pallet.errors import InvalidArgument
+from pallet.oci.runtime_spec import frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 PREFIX = "linux.resources"
 
@@ -54,15 +59,15 @@ def _str(value: Any, path: str) -> str:
     return value
 
 
-_CPU_LIST = re.compile(r"^\s*$|^\d+(-\d+)?(,\d+(-\d+)?)*$")
-
-
 def _cpu_list(value: Any, path: str) -> str:
+    """"0-2,4" (or empty: the parent's)."""
     value = _str(value, path)
-    if not _CPU_LIST.match(value):
-        raise _bad(path, value, "is not a list like 0-2,4")
+    if not value.strip():
+        return value
     for part in value.split(","):
-        lo, _, hi = part.partition("-")
+        lo, dash, hi = part.partition("-")
+        if not (lo.isdigit() and lo.isascii()) or (dash and not (hi.isdigit() and hi.isascii())):
+            raise _bad(path, value, "is not a list like 0-2,4")
         if hi and int(hi) < int(lo):
             raise _bad(path, value, "has a range that ends before it starts")
     return value
@@ -116,9 +121,10 @@ def _object(cls: Any) -> Callable[[Any, str], Any]:
 
 
 class _Section:
-    """from_json/to_json/merged for a dataclass with a READERS table."""
+    """from_json/to_json/merged for a frozen class with a READERS table
+    ({json key: (attribute, reader)}; a plain class attribute, not a field)."""
 
-    READERS: dict[str, tuple[str, Callable]] = {}
+    READERS = {}  # type: dict[str, tuple[str, Callable]]
 
     @classmethod
     def from_json(cls, doc: Any, path: str):
@@ -136,14 +142,14 @@ class _Section:
         """`self` with every field `other` sets replaced (runc update's overlay)."""
         if other is None:
             return self
-        changes = {f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None}
-        return replace(self, **changes)
+        changes = {n: getattr(other, n) for n in other.__fields__ if getattr(other, n) is not None}
+        return self.replace(**changes)
 
 
 # --- sections ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class DeviceRule(_Section):
     allow: bool = False
     type: str = "a"              # a (all), b (block), c (char)
@@ -162,8 +168,8 @@ class DeviceRule(_Section):
             raise _bad(f"{path}.allow", None, "is missing")
         obj = super().from_json(doc, path)
         # -1 is the spec's other spelling of the wildcard: keep one form.
-        return replace(obj, major=None if obj.major == -1 else obj.major,
-                       minor=None if obj.minor == -1 else obj.minor)
+        return obj.replace(major=None if obj.major == -1 else obj.major,
+                           minor=None if obj.minor == -1 else obj.minor)
 
     def _check(self, path: str) -> None:
         if self.type not in ("a", "b", "c"):
@@ -172,7 +178,7 @@ class DeviceRule(_Section):
             raise _bad(f"{path}.access", self.access, "is not a combination of r, w, m")
 
 
-@dataclass(frozen=True)
+@frozen
 class Memory(_Section):
     limit: int | None = None
     reservation: int | None = None
@@ -200,7 +206,7 @@ class Memory(_Section):
                                   "(swap counts memory plus swap)")
 
 
-@dataclass(frozen=True)
+@frozen
 class CPU(_Section):
     shares: int | None = None
     quota: int | None = None
@@ -220,14 +226,14 @@ class CPU(_Section):
     }
 
 
-@dataclass(frozen=True)
+@frozen
 class Pids(_Section):
     limit: int | None = None
 
     READERS = {"limit": ("limit", _int(-1))}
 
 
-@dataclass(frozen=True)
+@frozen
 class WeightDevice(_Section):
     major: int = 0
     minor: int = 0
@@ -240,7 +246,7 @@ class WeightDevice(_Section):
     }
 
 
-@dataclass(frozen=True)
+@frozen
 class ThrottleDevice(_Section):
     major: int = 0
     minor: int = 0
@@ -263,7 +269,7 @@ def _blkio_weight(value: Any, path: str) -> int:
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockIO(_Section):
     weight: int | None = None
     leaf_weight: int | None = None
@@ -283,17 +289,15 @@ class BlockIO(_Section):
     }
 
 
-_PAGE_SIZE = re.compile(r"^\d+(KB|MB|GB)$")
-
-
 def _page_size(value: Any, path: str) -> str:
     value = _str(value, path)
-    if not _PAGE_SIZE.match(value):
+    number, unit = value[:-2], value[-2:]
+    if unit not in ("KB", "MB", "GB") or not (number.isdigit() and number.isascii()):
         raise _bad(path, value, "is not a page size like 2MB or 1GB")
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class HugepageLimit(_Section):
     page_size: str = ""
     limit: int = 0
@@ -307,7 +311,7 @@ class HugepageLimit(_Section):
         return super().from_json(doc, path)
 
 
-@dataclass(frozen=True)
+@frozen
 class InterfacePriority(_Section):
     name: str = ""
     priority: int = 0
@@ -315,7 +319,7 @@ class InterfacePriority(_Section):
     READERS = {"name": ("name", _str), "priority": ("priority", UINT32)}
 
 
-@dataclass(frozen=True)
+@frozen
 class Network(_Section):
     class_id: int | None = None
     priorities: tuple[InterfacePriority, ...] | None = None
@@ -343,7 +347,7 @@ def _rdma(value: Any, path: str) -> Any:
     return tuple(sorted((k, tuple(sorted(v.items()))) for k, v in value.items()))
 
 
-@dataclass(frozen=True)
+@frozen
 class LinuxResources(_Section):
     devices: tuple[DeviceRule, ...] | None = None
     memory: Memory | None = None
@@ -381,9 +385,9 @@ class LinuxResources(_Section):
         if other is None:
             return self
         changes: dict[str, Any] = {}
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+        for name in self.__fields__:
+            mine, theirs = getattr(self, name), getattr(other, name)
             if theirs is None:
                 continue
-            changes[f.name] = mine.merged(theirs) if isinstance(mine, _Section) else theirs
-        return replace(self, **changes)
+            changes[name] = mine.merged(theirs) if isinstance(mine, _Section) else theirs
+        return self.replace(**changes)

@@ -157,8 +157,9 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
             fds.append(stub_fd)
         fifo = os.path.join(cdir, st.EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
-        fifo_fd = par.high_fd(os.open(fifo, os.O_PATH | os.O_CLOEXEC), minimum)
-        fds.append(fifo_fd)
+        os.chmod(fifo, 0o622)  # not the umask's: the init may write it as another (mapped) user
+        dir_fd = par.high_fd(os.open(cdir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), minimum)
+        fds.append(dir_fd)
         console_fd = opts.console_fd
         if opts.console_socket:
             console_fd = par.high_fd(_connect(opts.console_socket), minimum)
@@ -171,7 +172,7 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
         # there); otherwise the cgroup is made while stage 2 mounts, and stage 2 is placed before Setup.
         early_cgroup = bool(unshare_flags & ns.CLONE_NEWCGROUP)
         cfg = InitConfig(
-            spec=spec, container_id=opts.id, plan=plan, sock=child_sock, fifo_fd=fifo_fd,
+            spec=spec, container_id=opts.id, plan=plan, sock=child_sock, state_dir_fd=dir_fd,
             stub_fd=stub_fd, console_fd=console_fd, preserve_fds=opts.preserve_fds,
             seccomp_program=program, join=join, unshare_flags=unshare_flags,
             new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET), wait_go=early_cgroup,

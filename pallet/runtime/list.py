@@ -16,6 +16,8 @@ def list_containers(root: str) -> list[dict]:
         out.append({
             "ociVersion": st.OCI_VERSION, "id": cs.id, "pid": cs.pid if status != st.STOPPED else 0,
             "status": status, "bundle": cs.bundle, "rootfs": cs.rootfs, "created": cs.created,
-            "owner": cs.owner, "annotations": cs.annotations or {},
+            "owner": cs.owner,
         })
+        if cs.annotations:  # runc leaves the key out when there are none
+            out[-1]["annotations"] = cs.annotations
     return out

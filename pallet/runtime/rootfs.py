@@ -181,30 +181,42 @@ def _fd_path(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def ensure(root_fd: int, path: str, is_dir: bool = True) -> int:
-    """O_PATH fd of `path` inside the root, creating it (mkdir -p, or an empty file) if missing."""
+def ensure(root_fd: int, path: str, is_dir: bool = True, _depth: int = 0) -> int:
+    """O_PATH fd of `path` inside the root, creating it (mkdir -p, or an empty file) if missing.
+
+    Each component is resolved by the kernel inside the root; a dangling
+    symlink gets its target created inside the root too (as `mkdir -p`
+    through the link would), never on the host.
+    """
     try:
         return open_in_root(root_fd, path)
     except FileNotFoundError:
         pass
+    if _depth > 40:
+        raise OSError(40, f"{path}: too many levels of symbolic links")
     parts = [p for p in path.split("/") if p and p != "."]
     for i, part in enumerate(parts):
         prefix = "/".join(parts[: i + 1])
+        last = i == len(parts) - 1
         try:
             fd = open_in_root(root_fd, prefix)
         except FileNotFoundError:
             parent = open_in_root(root_fd, "/".join(parts[:i]) or ".")
             try:
-                if i == len(parts) - 1 and not is_dir:
+                if last and not is_dir:
                     os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
                 else:
                     os.mkdir(part, 0o755, dir_fd=parent)
-            except FileExistsError:  # a dangling symlink: the next open says so
-                pass
+                link = None
+            except FileExistsError:  # a dangling symlink
+                link = os.readlink(part, dir_fd=parent)
             finally:
                 os.close(parent)
+            if link is not None:
+                target = link if link.startswith("/") else "/".join(parts[:i] + [link])
+                os.close(ensure(root_fd, target, is_dir or not last, _depth + 1))
             fd = open_in_root(root_fd, prefix)
-        if i == len(parts) - 1:
+        if last:
             return fd
         os.close(fd)
     return open_in_root(root_fd, ".")
@@ -312,7 +324,9 @@ def _cgroup_steps(step: MountStep) -> list[MountStep]:
             steps.append(MountStep(destination=sub, source="cgroup", fstype="cgroup", flags=flags | ro, data=data))
         else:
             steps.append(MountStep(destination=sub, source=host + path, fstype=None, flags=m.MS_BIND | m.MS_REC, data=None, remount_flags=(flags | ro) or None, bind=True))
-    if v2_mount and v2:
+    # Hybrid hosts: like runc, the container sees the v1 hierarchies only; the unified
+    # mount (hugetlb here, or nothing) is not part of its /sys/fs/cgroup.
+    if v2_mount and v2 and not v1:
         sub = f"{dest}/{os.path.basename(v2_mount)}"
         if cgroupns:
             steps.append(MountStep(destination=sub, source="cgroup2", fstype="cgroup2", flags=flags | ro, data=None))

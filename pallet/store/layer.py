@@ -22,6 +22,7 @@ merges them, which is what squash needs.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import shutil
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pallet.errors import InvalidArgument, PalletError
-from pallet.store.targuard import OPAQUE, WHITEOUT_PREFIX, TarGuard
+from pallet.store.targuard import OPAQUE, WHITEOUT_PREFIX, SplitRecorder, TarGuard, read_split
 
 CHUNK = 1 << 20
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -147,6 +148,9 @@ class Applied:
     blob_digest: str   # sha256 of the input as given (== diff_id when uncompressed)
     blob_size: int
     members: int
+    split_ok: bool = False   # a split record was written and can rebuild the exact tar
+    split_problem: str = ""
+    blob_written: bool = False  # the input went to the blob writer
 
 
 class _Reader:
@@ -173,8 +177,12 @@ class _Reader:
 
 
 def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression: str | None = None,
-              blob_writer=None, what: str = "layer", expected_diff_id: str = "") -> Applied:
-    """Apply the layer read from `src` into the new dir `dest` (must not exist). All or nothing."""
+              blob_writer=None, what: str = "layer", expected_diff_id: str = "", split_path: str = "",
+              blob_only_if_compressed: bool = False) -> Applied:
+    """Apply the layer read from `src` into the new dir `dest` (must not exist). All or nothing.
+
+    With `split_path`, the tar's non-data bytes are recorded there (see SplitRecorder), so the
+    exact tar can be rebuilt from `dest` later and need not be kept as a blob."""
     if os.path.lexists(dest):
         raise PalletError(f"{what}: {dest} exists already")
     parent = os.path.dirname(dest)
@@ -182,16 +190,21 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
     os.mkdir(tmp, 0o755)
     errf = tempfile.TemporaryFile()
     proc = None
+    split_f = None
     try:
         proc = subprocess.Popen([TAR, "-x", "-f", "-", "-C", tmp, *TAR_EXTRACT_FLAGS],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errf, bufsize=0)
         # one sha256 pass where possible: the blob writer hashes the input; the diff id is
         # hashed separately only when the input is compressed
-        reader = _Reader(src, size, hashing=blob_writer is None)
+        reader = _Reader(src, size, hashing=blob_writer is None or blob_only_if_compressed)
         first = reader.read()
         comp = detect_compression(first) if compression is None else compression
+        if blob_only_if_compressed and not comp:
+            blob_writer = None  # the split record will rebuild it: don't store the tar twice
         dec = decompressor(comp)
-        guard = TarGuard()
+        split_f = open(split_path, "xb") if split_path else None
+        recorder = SplitRecorder(split_f) if split_f else None
+        guard = TarGuard(recorder)
         diff = hashlib.sha256() if comp else None
         usize = 0
         out = proc.stdin
@@ -218,6 +231,10 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
                     out.write(b"".join(pieces))
             result = guard.finish()
             out.close()
+            if split_f is not None:
+                recorder.close()
+                os.fsync(split_f.fileno())
+                split_f.close()
         except BrokenPipeError:
             proc.wait()
             raise PalletError(f"{what}: tar failed: {_tail(errf)}") from None
@@ -228,7 +245,7 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
         rc = proc.wait()
         if rc != 0:
             raise PalletError(f"{what}: tar exited with status {rc}: {_tail(errf)}")
-        blob_digest = "sha256:" + (blob_writer.hexdigest() if blob_writer is not None else reader.h.hexdigest())
+        blob_digest = "sha256:" + (reader.h.hexdigest() if reader.h is not None else blob_writer.hexdigest())
         diff_id = "sha256:" + diff.hexdigest() if diff is not None else blob_digest
         if expected_diff_id and diff_id != expected_diff_id:
             raise InvalidArgument(f"{what}: content does not match the image config: diff_id is {diff_id}, config says {expected_diff_id}")
@@ -237,14 +254,88 @@ def apply_tar(src: BinaryIO, dest: str, *, size: int | None = None, compression:
         tmp = ""
         return Applied(diff_id=diff_id, size=usize, compression=comp,
                        blob_digest=blob_digest, blob_size=reader.size,
-                       members=result.members)
+                       members=result.members, split_ok=bool(split_path) and result.split_ok,
+                       split_problem=result.split_problem, blob_written=blob_writer is not None)
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
         errf.close()
+        if split_f is not None and not split_f.closed:
+            split_f.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class SplitReader(io.RawIOBase):
+    """The exact layer tar rebuilt from its split record and its extracted dir; verified at the end.
+
+    File data is opened by the kernel inside the layer dir (RESOLVE_IN_ROOT, no symlinks)."""
+
+    def __init__(self, split_path: str, diff_dir: str, diff_id: str, size: int):
+        from pallet.linux.openat2 import RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, openat2
+
+        self._openat2 = lambda root, p: openat2(root, p, os.O_RDONLY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)
+        self._split = open(split_path, "rb")
+        self._root = os.open(diff_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._records = read_split(self._split)
+        self._h = hashlib.sha256()
+        self._diff_id, self._size, self._done = diff_id, size, 0
+        self._buf = b""
+        self._fd = -1
+        self._left = 0
+        self._what = diff_dir
+
+    def readable(self):
+        return True
+
+    def _next(self) -> bytes:
+        if self._fd >= 0:
+            data = os.read(self._fd, min(self._left, CHUNK))
+            if not data:
+                raise PalletError(f"layer {self._what}: a file is shorter than when the layer was unpacked: the layer dir was changed")
+            self._left -= len(data)
+            if not self._left:
+                os.close(self._fd)
+                self._fd = -1
+            return data
+        rec = next(self._records, None)
+        if rec is None:
+            return b""
+        if rec[0] == "R":
+            return rec[1]
+        _, path, size = rec
+        self._fd = self._openat2(self._root, path)
+        self._left = size
+        return self._next()
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            self._buf = self._next()
+            if not self._buf:
+                self._finish()
+                return 0
+            self._h.update(self._buf)
+            self._done += len(self._buf)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def _finish(self):
+        got = "sha256:" + self._h.hexdigest()
+        if got != self._diff_id or self._done != self._size:
+            raise PalletError(f"layer {self._diff_id}: the tar rebuilt from {self._what} hashes to {got}: the layer dir was changed")
+
+    def close(self):
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._root >= 0:
+            os.close(self._root)
+            self._root = -1
+        self._split.close()
+        super().close()
 
 
 def _tail(f) -> str:

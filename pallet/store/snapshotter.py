@@ -131,6 +131,16 @@ class OverlaySnapshotter:
     def has_layer(self, chain_id: str) -> bool:
         return os.path.isdir(self.diff_dir(chain_id))
 
+    def has_split(self, chain_id: str) -> bool:
+        return os.path.exists(os.path.join(self.layer_path(chain_id), "tar-split"))
+
+    def open_split(self, chain_id: str, diff_id: str, size: int):
+        """The layer's exact tar, rebuilt from its split record and its files (verified against diff_id)."""
+        import io
+
+        return io.BufferedReader(_layer.SplitReader(os.path.join(self.layer_path(chain_id), "tar-split"),
+                                                    self.diff_dir(chain_id), diff_id, size), 1 << 20)
+
     def layer_parent(self, chain_id: str) -> str:
         return _read(os.path.join(self.layer_path(chain_id), "parent"))
 
@@ -151,7 +161,8 @@ class OverlaySnapshotter:
         return [self.diff_dir(c) for c in self.chain(chain_id)] if chain_id else []
 
     def add_layer(self, chain_id: str | None, parent: str, src, *, size=None, compression=None, blob_writer=None,
-                  what: str = "layer", expected_diff_id: str = "") -> _layer.Applied:
+                  what: str = "layer", expected_diff_id: str = "", split: bool = True,
+                  blob_only_if_compressed: bool = False) -> _layer.Applied:
         """Unpack the tar from `src` as layer `chain_id` on `parent`. Atomic; returns what was applied.
 
         With `chain_id=None` the chain id is computed from the diff id once known (import)."""
@@ -160,8 +171,12 @@ class OverlaySnapshotter:
         stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
         os.mkdir(stage, 0o700)
         try:
+            split_path = os.path.join(stage, "tar-split") if split else ""
             applied = _layer.apply_tar(src, os.path.join(stage, "diff"), size=size, compression=compression,
-                                       blob_writer=blob_writer, what=what, expected_diff_id=expected_diff_id)
+                                       blob_writer=blob_writer, what=what, expected_diff_id=expected_diff_id,
+                                       split_path=split_path, blob_only_if_compressed=blob_only_if_compressed)
+            if split_path and not applied.split_ok:
+                os.unlink(split_path)
             if chain_id is None:
                 chain_id = chain_of(parent, applied.diff_id)
             self._finish_stage(stage, chain_id, parent)

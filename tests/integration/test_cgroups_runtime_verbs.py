@@ -176,3 +176,29 @@ def test_events_stats_matches_runc_shape(rt, cgroup_path, pallet_dirs):
     assert o["memory"]["usage"]["limit"] == t["memory"]["usage"]["limit"] == 64 * MiB
     assert o["pids"] == t["pids"] == {"current": 1, "limit": 20}
     assert o["cpuset"] == t["cpuset"]
+
+
+@pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed")
+def test_stats_of_a_runc_container_match_runc(rt, cgroup_path, pallet_dirs):
+    """The same cgroup read by runc (`events --stats`) and by a pallet manager
+    opened on runc's cgroupsPath: equal where the values can't move."""
+    from pallet.cgroups import open_manager
+
+    resources = {"memory": {"limit": 48 * MiB, "swap": 96 * MiB}, "pids": {"limit": 12},
+                 "cpu": {"cpus": "0", "quota": 50000, "period": 100000}}
+    runc = Runtime("runc", str(pallet_dirs["root"] / "runc"), rt.bundle)
+    try:
+        runc.run("same", ["sleep", "600"], f"{cgroup_path}/same", resources)
+        before = open_manager(f"{cgroup_path}/same", "same").stats().to_json()
+        theirs = json.loads(runc("events", "--stats", "same").stdout)["data"]
+        after = open_manager(f"{cgroup_path}/same", "same").stats().to_json()
+    finally:
+        runc("delete", "-f", "same", check=False)
+    for key in ("pids", "cpuset"):
+        assert before[key] == theirs[key], key
+    for entry in ("usage", "swap"):
+        assert before["memory"][entry]["limit"] == theirs["memory"][entry]["limit"]
+    assert set(before["memory"]["raw"]) == set(theirs["memory"]["raw"])
+    assert before["cpu"]["usage"]["total"] <= theirs["cpu"]["usage"]["total"] <= after["cpu"]["usage"]["total"]
+    assert len(before["cpu"]["usage"]["percpu"]) == len(theirs["cpu"]["usage"]["percpu"])
+    assert before["memory"]["raw"]["hierarchical_memory_limit"] == theirs["memory"]["raw"]["hierarchical_memory_limit"]

@@ -145,6 +145,10 @@ def five(node):
     layouts.containerd_task(node.paths, ctrd, pid=pids["containerd"], annotations=layouts.cri_annotations(
         kind="container", pod="api-0", namespace="prod", uid=POD_UID, sandbox_id=sandbox, container="api",
         image="registry.local/api:7"))
+    # containerd's meta.db has the CRI labels too (and would name the container once stopped)
+    layouts.containerd_meta(node.paths, {("k8s.io", ctrd): {"image": "registry.local/api:7", "labels": {
+        "io.kubernetes.pod.name": "api-0", "io.kubernetes.pod.namespace": "prod", "io.kubernetes.pod.uid": POD_UID,
+        "io.kubernetes.container.name": "api", "io.cri-containerd.kind": "container"}, "snapshotKey": ctrd}})
     pids["cri-o"] = node.start(crio, f"/kubepods/burstable/pod{POD_UID}/crio-{crio}", ["sleep", "1000"])
     layouts.crio_container(node.paths, crio, pod="cache-0", namespace="infra", uid=POD_UID, container="redis",
                            sandbox_id=sandbox, image="docker.io/library/redis:7", pid=pids["cri-o"])
@@ -165,9 +169,8 @@ def test_whois_names_every_runtime(node, five):
     assert (app["PodNamespace"], app["PodName"], app["PodUID"], app["CgroupDriver"]) == (
         "shop", "shop-0", POD_UID, "systemd")
     api = by_runtime[ids["containerd"]]
-    assert (api["Runtime"], api["Name"], api["Image"], api["PodName"], api["PodNamespace"], api["Qos"]
-            if "Qos" in api else api["QoS"]) == ("containerd", "api", "registry.local/api:7", "api-0", "prod",
-                                                   "besteffort")
+    assert (api["Runtime"], api["Name"], api["Image"], api["PodName"], api["PodNamespace"], api["QoS"]) == (
+        "containerd", "api", "registry.local/api:7", "api-0", "prod", "besteffort")
     assert api["Hostname"] == "api-0"
     redis = by_runtime[ids["cri-o"]]
     assert (redis["Runtime"], redis["Name"], redis["PodName"], redis["PodNamespace"], redis["QoS"]) == (
@@ -227,7 +230,7 @@ def test_ns_attributes_the_containers_namespaces(node, five):
     rows = node.debug_json("ns", "-t", "net")
     mine = [r for r in rows if r["Inode"] == net]
     assert len(mine) == 1 and mine[0]["Owner"].startswith("podman:db") and mine[0]["PID"] == pid
-    assert mine[0]["Nprocs"] == 1 if "Nprocs" in mine[0] else mine[0]["NProcs"] == 1
+    assert mine[0]["Nprocs"] == 1
     host = [r for r in rows if r["Inode"] == os.stat("/proc/self/ns/net").st_ino]
     assert host and host[0]["Owner"] == "host"
     # the namespaces of one PID, every type
@@ -273,6 +276,9 @@ def test_cgroups_mode_hierarchies_and_tree(node, five):
     tree = node.debug("cgroups", "--tree", "--depth", "4").stdout
     assert f"[pod {POD_UID} (besteffort)]" in tree or doc["Mode"] == "v2"
     assert "[cri-o:redis pod=infra/cache-0]" in tree and "[podman:db pod=backend]" in tree
+    # the cgroup2 hierarchy (the unified mount on hybrid, the root on v2) names them the same way
+    unified = node.debug("cgroups", "--tree", "-c", "unified", "web").stdout
+    assert f"{five['ids']['docker']}  (1 procs)  [docker:web]" in unified
 
 
 def test_swap_runs_on_the_real_proc(node, five):

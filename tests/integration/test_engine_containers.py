@@ -17,7 +17,9 @@ pytestmark = [requires_root, pytest.mark.root]
 
 @pytest.fixture
 def pl(pallet_dirs, busybox_template, cleanup):
-    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["--rootfs", str(busybox_template)])
+    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["busybox:test"])
+    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True, check=True)
+    subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
 
     def undo():
         ids = p("ps", "-aq", "--no-trunc").stdout.split()
@@ -215,3 +217,25 @@ def test_namespaces_host_and_container(pl):
 def test_privileged(pl):
     status = pl.ok("run", "--rm", "--privileged", *pl.image, "grep", "CapEff", "/proc/self/status")
     assert int(status.split()[1], 16) >= (1 << 38) - 1
+
+
+def test_rootfs_dir_instead_of_image(pl, busybox_template):
+    out = pl.ok("run", "--rm", "--rootfs", str(busybox_template), "sh", "-c", "echo from-dir")
+    assert out == "from-dir\n"
+
+
+def test_overlay_rootfs_and_graphdriver(pl):
+    cid = pl.run_d("--", "sh", "-c", "echo data > /root/f; sleep 100")
+    data = pl.inspect(cid)
+    gd = data["GraphDriver"]
+    assert gd["Name"] == "overlay2"
+    assert os.path.ismount(gd["Data"]["MergedDir"])
+    for _ in range(50):
+        if os.path.exists(os.path.join(gd["Data"]["UpperDir"], "root", "f")):
+            break
+        time.sleep(0.05)
+    assert open(os.path.join(gd["Data"]["UpperDir"], "root", "f")).read() == "data\n"
+    assert data["Image"].startswith("sha256:")
+    pl.ok("rm", "-f", cid)
+    assert not os.path.exists(gd["Data"]["UpperDir"])
+    assert not os.path.exists(gd["Data"]["MergedDir"])

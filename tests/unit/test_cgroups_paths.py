@@ -17,8 +17,9 @@ from pallet.errors import InvalidArgument
     ("system.slice:pallet:abc", "/system.slice/pallet-abc.scope"),
     (":pallet:abc", "/system.slice/pallet-abc.scope"),
     ("user-1000.slice:docker:abc", "/user.slice/user-1000.slice/docker-abc.scope"),
-    ("machine.slice::abc", "/machine.slice/abc.scope"),
-    ("system.slice:pallet:my-sub.slice", "/my.slice/my-sub.slice"),
+    ("machine.slice::abc", "/machine.slice/-abc.scope"),       # runc's literal rule
+    ("system.slice:pallet:my-sub.slice", "/system.slice/my-sub.slice"),
+    ("-.slice:p:abc", "/p-abc.scope"),
 ])
 def test_resolve(given, expected):
     assert resolve(given, "abc") == expected

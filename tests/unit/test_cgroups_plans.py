@@ -70,10 +70,14 @@ def test_v1_cpu_plan_period_before_quota():
 
 
 @pytest.mark.parametrize("shares,weight", [(0, 0), (2, 1), (1024, 100), (262144, 10000), (512, 59), (4096, 303),
-                                           (100000, 4340)])
+                                           (100000, 4340), (2000, 170)])
 def test_shares_to_weight(shares, weight):
     # runc >= 1.3.2 / crun >= 1.23 quadratic mapping; 1024 (default) -> 100 (default)
     assert cpu2.shares_to_weight(shares) == weight
+
+
+def test_shares_to_weight_linear_of_older_runc():
+    assert [cpu2.shares_to_weight_linear(s) for s in (2, 1024, 2000, 262144)] == [1, 39, 77, 10000]
 
 
 @pytest.mark.parametrize("quota,period,expected", [

@@ -73,7 +73,9 @@ def test_missing_controller_is_an_error_naming_it(tree):
     (tree / "pallet" / "c1" / "cgroup.controllers").write_text("memory pids")
     m = mgr(tree)
     with pytest.raises(Unavailable, match="the cpu controller is not enabled"):
-        m.apply({"cpu": {"quota": 1000}}, default_devices=False)
+        m.apply({"memory": {"limit": 1000000}, "cpu": {"quota": 1000}}, default_devices=False)
+    # checked before any write: the memory limit was not set either
+    assert (tree / "pallet" / "c1" / "memory.max").read_text() == "max"
 
 
 def test_realtime_refused_on_v2(tree):

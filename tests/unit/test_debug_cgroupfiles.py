@@ -150,3 +150,9 @@ def test_render_helpers():
     assert fallback_render("{{.A}}\\t{{json .B}}", {"A": "x", "B": [1]}) == "x\t[1]"
     assert human_bytes(1536) == "1.5KiB" and human_bytes(None) == "-"
     assert table(["A", "BB"], [[1, 2]], right=frozenset({1})) == "A  BB\n1   2\n"
+
+
+def test_mode_is_one_of_three():
+    from pallet.debug.cgroupview import mode
+
+    assert mode() in ("v1", "hybrid", "v2")

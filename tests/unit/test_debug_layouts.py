@@ -213,6 +213,94 @@ def pallet_runtime_state(paths: HostPaths, cid: str, *, pid: int, pid_start: int
             "config": {}, "cgroup": None})
 
 
+def bolt_bytes(tree: dict, page_size: int = 4096, inline: frozenset = frozenset()) -> bytes:
+    """A bbolt file (format version 2) holding `tree` ({key: bytes | dict}; a dict is a bucket).
+
+    For tests of pallet.debug.bolt: one leaf page per bucket, except buckets
+    whose key is in `inline`, stored inline in their parent's value as bbolt
+    does for small buckets. Layout per go.etcd.io/bbolt page.go and db.go.
+    """
+    import struct
+
+    pages: list[bytes] = []   # pages[i] is page i + 3 (0, 1: meta; 2: freelist)
+
+    def leaf(items: dict, pgid: int) -> bytes:
+        elems, data = [], b""
+        n = len(items)
+        for i, (key, value) in enumerate(sorted(items.items())):
+            key = key.encode() if isinstance(key, str) else key
+            flags = 0
+            if isinstance(value, dict):
+                flags = 1
+                if key in inline:
+                    value = struct.pack("<QQ", 0, 0) + leaf(value, 0)
+                else:
+                    value = struct.pack("<QQ", build(value), 0)
+            elif isinstance(value, str):
+                value = value.encode()
+            pos = (n - i) * 16 + len(data)   # from this element to its key
+            elems.append(struct.pack("<IIII", flags, pos, len(key), len(value)))
+            data += key + value
+        body = struct.pack("<QHHI", pgid, 0x02, n, 0) + b"".join(elems) + data
+        return body
+
+    def build(items: dict) -> int:
+        # children first (leaf() builds them), then this page and its overflow pages contiguously
+        body = leaf(items, 0)
+        padded = body + b"\0" * (-len(body) % page_size)
+        overflow = len(padded) // page_size - 1
+        pgid = len(pages) + 3
+        pages.append(struct.pack("<QHHI", pgid, 0x02, struct.unpack_from("<H", body, 10)[0], overflow) + padded[16:])
+        pages.extend([None] * overflow)  # slots the page spans
+        return pgid
+
+    root = build(tree)
+    chunks = [p for p in pages if p is not None]
+    high = 3 + len(pages)
+
+    def meta(pgid: int, txid: int) -> bytes:
+        fields = struct.pack("<IIIIQQQQQ", 0xED0CDAED, 2, page_size, 0, root, 0, 2, high, txid)
+        h = 0xCBF29CE484222325
+        for b in fields:
+            h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        page = struct.pack("<QHHI", pgid, 0x04, 0, 0) + fields + struct.pack("<Q", h)
+        return page + b"\0" * (page_size - len(page))
+
+    freelist = struct.pack("<QHHI", 2, 0x10, 0, 0)
+    return meta(0, 1) + meta(1, 2) + freelist + b"\0" * (page_size - len(freelist)) + b"".join(chunks)
+
+
+def containerd_meta(paths: HostPaths, containers: dict[tuple[str, str], dict],
+                    snapshots: dict[tuple[str, str], int] | None = None) -> None:
+    """containerd's meta.db with `containers` {(namespace, id): {"image", "labels", "snapshotKey"}},
+    and the overlayfs snapshotter's metadata.db mapping each snapshot to its numbered dir."""
+    namespaces: dict = {}
+    snap_meta: dict = {}
+    for (ns, cid), c in containers.items():
+        bucket = namespaces.setdefault(ns, {"containers": {}, "snapshots": {"overlayfs": {}}})
+        entry = {"image": c.get("image", ""), "labels": dict(c.get("labels", {})),
+                 "runtime": {"name": "io.containerd.runc.v2"}, "createdat": b"\x01\x0f", "spec": b"\x0a\x00"}
+        if c.get("snapshotKey"):
+            entry.update(snapshotter="overlayfs", snapshotKey=c["snapshotKey"])
+            backend = f"{ns}/{len(snap_meta) + 10}/{c['snapshotKey']}"
+            bucket["snapshots"]["overlayfs"][c["snapshotKey"]] = {"name": backend, "children": {}}
+            number = (snapshots or {}).get((ns, cid), len(snap_meta) + 1)
+            snap_meta[backend] = {"id": bytes([number]), "kind": b"\x02"}   # varint < 128
+            fs = paths.at(f"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/{number}/fs")
+            os.makedirs(fs, exist_ok=True)
+        bucket["containers"][cid] = entry
+    meta_db = paths.at("/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db")
+    os.makedirs(os.path.dirname(meta_db), exist_ok=True)
+    with open(meta_db, "wb") as f:
+        # bbolt inlines small buckets: labels and runtime are inline here, as in real files
+        f.write(bolt_bytes({"v1": {"version": b"\x03", **namespaces}},
+                           inline=frozenset({b"labels", b"runtime", b"children"})))
+    snap_db = paths.at("/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/metadata.db")
+    os.makedirs(os.path.dirname(snap_db), exist_ok=True)
+    with open(snap_db, "wb") as f:
+        f.write(bolt_bytes({"v1": {"snapshots": snap_meta, "parents": {}}}))
+
+
 # --- the readers against these layouts -------------------------------------------------------
 
 CID = "9c8ad7d4885e2601a76bc3e1a4883a48a1c83e50ab4b7205176055a6fd6ec548"

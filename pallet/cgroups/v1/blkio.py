@@ -73,7 +73,7 @@ def parse_entries(text: str) -> tuple[BlkioEntry, ...]:
         parts = line.split()
         if len(parts) == 3 and ":" in parts[0]:
             major, minor = parts[0].split(":")
-            out.append(BlkioEntry(int(major), int(minor), parts[1], int(parts[2])))
+            out.append(BlkioEntry(major=int(major), minor=int(minor), op=parts[1], value=int(parts[2])))
     return tuple(out)
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import time
 
-from typing import TYPE_CHECKING
-
 from pallet.cgroups import fs, hierarchy
 from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
 from pallet.cgroups.v1 import freezer
 from pallet.cgroups.v2 import freezer as v2_freezer
 from pallet.errors import InvalidArgument, Unavailable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pallet.cgroups.stats import Stats
     from pallet.oci.resources import LinuxResources
@@ -96,27 +95,31 @@ class V1Manager:
         res = as_resources(resources)
         warnings: list[str] = []
         on_unified = self.unified_controllers()
+        # First decide where each controller's plan goes, so a resource the
+        # host lacks fails before anything is written.
+        steps = []
         for name in CONTROLLER_ORDER:
-            module = controller(name)
-            d = self.dir(name)
+            module, d = controller(name), self.dir(name)
+            if d is None and name in ON_UNIFIED and name in on_unified and self.unified_dir:
+                module, d = controller(name, "v2"), self.unified_dir
             if d is None:
-                if name in ON_UNIFIED and name in on_unified and self.unified_dir:
-                    warnings += controller(name, "v2").apply(res, self.unified_dir)
-                    continue
                 if module.plan(res):
                     msg = f"linux.resources: the {name} controller is not mounted on this host"
                     if name not in WARN_IF_MISSING:
                         raise Unavailable(msg)
                     warnings.append(msg + "; ignored")
                 continue
+            if name == "devices" and skip_devices:
+                continue
+            steps.append((name, module, d))
+        if res.unified and not self.unified_dir:
+            raise InvalidArgument("linux.resources.unified: this host has no cgroup v2 mount")
+        for name, module, d in steps:
             if name == "devices":
-                if not skip_devices:
-                    warnings += module.apply(res, d, defaults=default_devices)
+                warnings += module.apply(res, d, defaults=default_devices)
             else:
                 warnings += module.apply(res, d)
         if res.unified:
-            if not self.unified_dir:
-                raise InvalidArgument("linux.resources.unified: this host has no cgroup v2 mount")
             warnings += controller("unified", "v2").apply(res, self.unified_dir)
         return warnings
 

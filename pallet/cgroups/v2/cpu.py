@@ -1,9 +1,11 @@
 """v2 cpu: cpu.weight (from shares), cpu.max, cpu.max.burst, cpu.idle.
 
-shares -> weight is runc's current conversion (runc >= 1.3.2, crun >=
-1.23): a quadratic in log2 space that maps the defaults onto each other
-(1024 -> 100) and the ends of the ranges (2 -> 1, 262144 -> 10000).
-The older linear one (1 + (shares-2)*9999/262142) sent 1024 to 39.
+shares -> weight is runc's current conversion (runc >= 1.3.2 and
+1.4, crun >= 1.23; runc issue #4896 shows 2000 -> 170): a quadratic in
+log2 space that maps the defaults onto each other (1024 -> 100) and the
+ends of the ranges (2 -> 1, 262144 -> 10000). The older linear one,
+still in this host's runc 1.1.5 and crun 1.8.1, sent 1024 to 39: it is
+kept as `shares_to_weight_linear` for comparing with them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def shares_to_weight(shares: int) -> int:
     l = math.log2(shares)
     exponent = (l * l + 125 * l) / 612.0 - 7.0 / 34.0
     return int(math.ceil(10 ** exponent))
+
+
+def shares_to_weight_linear(shares: int) -> int:
+    """runc < 1.3.2's conversion (1 + (shares-2)*9999/262142)."""
+    return 0 if shares == 0 else 1 + (shares - 2) * 9999 // 262142
 
 
 def cpu_max(quota: int | None, period: int | None) -> str | None:

@@ -58,10 +58,10 @@ def parse_io_stat(text: str) -> BlkioStats:
         major, minor = (int(x) for x in dev.split(":"))
         kv = dict(p.split("=", 1) for p in pairs if "=" in p)
         for key, op in (("rbytes", "Read"), ("wbytes", "Write")):
-            service.append(BlkioEntry(major, minor, op, int(kv.get(key, 0))))
+            service.append(BlkioEntry(major=major, minor=minor, op=op, value=int(kv.get(key, 0))))
         for key, op in (("rios", "Read"), ("wios", "Write")):
-            serviced.append(BlkioEntry(major, minor, op, int(kv.get(key, 0))))
-    return BlkioStats(tuple(service), tuple(serviced))
+            serviced.append(BlkioEntry(major=major, minor=minor, op=op, value=int(kv.get(key, 0))))
+    return BlkioStats(io_service_bytes_recursive=tuple(service), io_serviced_recursive=tuple(serviced))
 
 
 def stats(dir: str) -> BlkioStats:

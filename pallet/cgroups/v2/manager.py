@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import time
 
-from typing import TYPE_CHECKING
-
 from pallet.cgroups import fs, hierarchy
 from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
 from pallet.cgroups.v2 import freezer
 from pallet.errors import InvalidArgument, PalletError, Unavailable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pallet.cgroups.stats import Stats
     from pallet.oci.resources import LinuxResources
@@ -81,14 +80,15 @@ class V2Manager:
         res = as_resources(resources)
         warnings: list[str] = []
         present = self.controllers()
-        for name in CONTROLLER_ORDER:
-            module = controller(name)
-            if name not in present:
-                if module.plan(res):
-                    raise Unavailable(f"linux.resources: the {name} controller is not enabled for "
-                                      f"{self.dir_} (cgroup.controllers: {' '.join(sorted(present)) or 'none'})")
-                continue
-            warnings += module.apply(res, self.dir_)
+        # Check every controller first: a missing one fails before any write.
+        modules = [controller(name) for name in CONTROLLER_ORDER]
+        for name, module in zip(CONTROLLER_ORDER, modules):
+            if name not in present and module.plan(res):
+                raise Unavailable(f"linux.resources: the {name} controller is not enabled for "
+                                  f"{self.dir_} (cgroup.controllers: {' '.join(sorted(present)) or 'none'})")
+        for name, module in zip(CONTROLLER_ORDER, modules):
+            if name in present:
+                warnings += module.apply(res, self.dir_)
         if res.network is not None and (res.network.class_id or res.network.priorities):
             warnings.append("linux.resources.network: net_cls/net_prio do not exist on cgroup v2; ignored")
         if not skip_devices:

@@ -3,10 +3,12 @@
 Podman 4.8+ can keep its state in SQLite, the default for new installs
 since Podman 5.0: <graphroot>/db.sql with tables ContainerConfig(ID, Name,
 PodID, JSON), ContainerState(ID, State, ExitCode, JSON) and
-PodConfig(ID, Name, JSON) (libpod/sqlite_state_internal.go). The JSON
-columns are libpod's ContainerConfig (`name`, `pod`, `rootfsImageName`,
-`labels`) and ContainerState (`pid`). Older installs use bolt_state.db,
-which is not parsed here: names then come from containers.json.
+PodConfig(ID, Name, JSON) (libpod/sqlite_state_internal.go). Before that
+(and on upgraded installs) the same JSON lives in bbolt,
+<graphroot>/libpod/bolt_state.db: ctr/<id>/{config, state, pod-id} and
+pod/<id>/config (checked against Podman 4.3's real files). The JSON is
+libpod's ContainerConfig (`name`, `pod`, `rootfsImageName`, `labels`) and
+ContainerState (`pid`). Without either, names come from containers.json.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import sqlite3
 
+from pallet.debug.bolt import BoltFile, Bucket
 from pallet.debug.paths import HostPaths
 from pallet.debug.records import ContainerRecord
 from pallet.debug.sources import Loaded
@@ -50,6 +53,33 @@ def _read_db(path: str) -> dict[str, dict]:
         conn.close()
 
 
+def _read_bolt(path: str) -> dict[str, dict]:
+    """The same as _read_db, from bolt_state.db."""
+    root = BoltFile(path).bucket()
+    pods = {}
+    pod_bucket = root.get("pod")
+    if isinstance(pod_bucket, Bucket):
+        for pod_id, b in pod_bucket.buckets():
+            try:
+                pods[pod_id.decode()] = json.loads(b.get("config") or b"{}").get("name", "")
+            except ValueError:
+                pass
+    out = {}
+    ctrs = root.get("ctr")
+    for cid, b in ctrs.buckets() if isinstance(ctrs, Bucket) else ():
+        try:
+            config = json.loads(b.get("config") or b"{}")
+            state = json.loads(b.get("state") or b"{}")
+        except ValueError:
+            config, state = {}, {}
+        pod_id = config.get("pod", "")
+        out[cid.decode()] = {
+            "name": config.get("name", ""), "image": config.get("rootfsImageName", ""), "pod_id": pod_id,
+            "pod": pods.get(pod_id, ""), "pid": int(state.get("pid") or 0), "labels": config.get("labels") or {},
+        }
+    return out
+
+
 def _record(c: StoredContainer | None, cid: str, db: dict) -> ContainerRecord:
     info = db.get(cid, {})
     meta = c.metadata if c else {}
@@ -75,8 +105,14 @@ def load(paths: HostPaths) -> Loaded:
             db = _read_db(db_path)
         except sqlite3.Error as exc:
             problems.append(f"cannot read {db_path}: {exc}")
-    elif os.path.exists(os.path.join(paths.storage_root, "libpod", "bolt_state.db")):
-        problems.append("podman's bolt_state.db is not parsed: names come from containers.json")
+    else:
+        bolt_path = os.path.join(paths.storage_root, "libpod", "bolt_state.db")
+        if os.path.exists(bolt_path):
+            present = True
+            try:
+                db = _read_bolt(bolt_path)
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                problems.append(f"cannot read {bolt_path}: {getattr(exc, 'strerror', None) or exc}")
     # db.sql knows containers whose storage entry is gone, and names the ones in it
     ids = list(mine) + [cid for cid in db if cid not in mine]
     records = tuple(_record(mine.get(cid), cid, db) for cid in ids)

@@ -254,6 +254,29 @@ class Monitor:
         for fd in {in_fd, out_w, err_w}:
             os.close(fd)
 
+    def _adopt(self) -> None:
+        """The container was created by our pre-exec self (in-process runtime): take over its pipes and pid."""
+        cfg = self.cfg
+        fds = cfg["fds"]
+        for name in ("stdout", "stderr"):
+            fd = fds.get(name, -1)
+            if fd >= 0:
+                os.set_blocking(fd, False)
+                self._watch(fd, "stream", name)
+                self.open_streams += 1
+        self.stdin_w = fds.get("stdin", -1)
+        self.container_pid = cfg["container_pid"]
+        self.runtime_pid = -1
+        self._report("ok %d" % self.container_pid)
+        if self.on_created is not None:
+            err = self.on_created(self.container_pid)
+            if err:
+                self.error = err
+                try:
+                    os.kill(self.container_pid, 9)
+                except ProcessLookupError:
+                    pass
+
     # -- events ----------------------------------------------------------
     def _emit(self, stream: str, data: bytes) -> None:
         hide = self.cfg.get("hide_runtime_error_prefix")
@@ -420,7 +443,10 @@ class Monitor:
             os.set_blocking(self.local_in, False)
             self._watch(self.local_in, "local_in")
         try:
-            self._spawn_runtime()
+            if cfg["mode"] == "adopt":
+                self._adopt()
+            else:
+                self._spawn_runtime()
             self._loop(wake_r)
         finally:
             _signal.set_wakeup_fd(old_wakeup)

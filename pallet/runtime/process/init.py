@@ -31,6 +31,7 @@ def preload(spec) -> None:
         import pallet.runtime.seccomp  # noqa: F401
     import pallet.linux.netif  # noqa: F401
 
+EXEC_FIFO = "exec.fifo"  # = pallet.runtime.state.EXEC_FIFO
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Join order: the user ns first, so its owner's rights cover the others; mnt late.
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
@@ -44,7 +45,7 @@ class InitConfig:
     container_id: str
     plan: object | None  # rootfs.RootfsPlan; None without a new mount ns
     sock: object  # our end of the sync socketpair
-    fifo_fd: int  # O_PATH fd of exec.fifo
+    state_dir_fd: int  # O_PATH fd of the state dir: exec.fifo is opened through it after pivot_root
     stub_fd: int | None  # sealed memfd with the exec stub
     console_fd: int | None  # connected --console-socket
     preserve_fds: int
@@ -170,10 +171,11 @@ def stage2(cfg: InitConfig) -> None:
         _fail(sock, exc)
     # From here the parent is gone (create returned): errors go to our stderr.
     try:
-        fd = os.open(f"/proc/self/fd/{cfg.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        # Not through /proc/self/fd: we are non-dumpable, so that is root's, and we may no longer be.
+        fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=cfg.state_dir_fd)
         os.write(fd, b"0")
         os.close(fd)
-        os.close(cfg.fifo_fd)
+        os.close(cfg.state_dir_fd)
         finish_process(proc, cfg.seccomp_program)
         if spec.hooks and spec.hooks.get("startContainer"):
             from pallet.runtime.hooks import run_hooks
@@ -292,6 +294,14 @@ def _chdir(cwd: str) -> None:
         os.chdir(cwd)
     except OSError as exc:
         raise OSError(exc.errno, f"chdir {cwd}: {strerror(exc.errno)}") from None
+    # CVE-2024-21626: a cwd like /proc/self/fd/N could name a directory we still hold open
+    # outside the container (the state dir). The kernel reports such a cwd as unreachable.
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = "(unreachable)"
+    if not here.startswith("/"):
+        raise OSError(1, f"chdir {cwd}: the working directory is outside the container")
 
 
 def finish_process(proc: Process, seccomp_program) -> None:
