@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 # System packages: the kernel-facing tools, the peers we compare against, test images' source.
 APT_PACKAGES := python3 python3-venv busybox-static iproute2 nftables libseccomp2 \
-	runc crun skopeo umoci docker-registry util-linux procps e2fsprogs btrfs-progs xfsprogs zstd tar
+	runc crun skopeo umoci docker-registry util-linux procps e2fsprogs btrfs-progs xfsprogs zstd tar podman
 
 .PHONY: deps apt venv demo test bench clean
 

@@ -55,12 +55,23 @@ def prog_load(prog_type: str, insns: bytes, license: str = "GPL", log_size: int 
     """
     code = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(license.encode())
-    log = ctypes.create_string_buffer(log_size)
-    attr = ctypes.create_string_buffer(ATTR_SIZE)
-    struct.pack_into("=IIQQIIQ", attr, 0, PROG_TYPE[prog_type], len(insns) // 8,
-                     ctypes.addressof(code), ctypes.addressof(lic), 1, log_size, ctypes.addressof(log))
-    try:
+
+    def load(log_level: int, log) -> int:
+        attr = ctypes.create_string_buffer(ATTR_SIZE)
+        struct.pack_into("=IIQQIIQ", attr, 0, PROG_TYPE[prog_type], len(insns) // 8,
+                         ctypes.addressof(code), ctypes.addressof(lic), log_level,
+                         log_size if log_level else 0, ctypes.addressof(log) if log_level else 0)
         return _bpf("BPF_PROG_LOAD", attr, prog_type)
+
+    try:
+        # No log first: a verbose log of a big (valid) program can overflow
+        # the buffer, which fails the load with ENOSPC.
+        return load(0, None)
+    except OSError:
+        pass
+    log = ctypes.create_string_buffer(log_size)
+    try:
+        return load(1, log)
     except OSError as exc:
         text = log.value.decode(errors="replace").strip().splitlines()
         raise OSError(exc.errno, f"{exc.strerror}: verifier: {' | '.join(text[-3:])}", prog_type) from None

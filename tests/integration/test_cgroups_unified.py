@@ -115,3 +115,17 @@ def test_stats_on_real_v2(mgr):
     p.communicate(timeout=30)
     s = mgr.stats()
     assert s.cpu.usage.total > 0 and s.cpu.usage.user + s.cpu.usage.kernel > 0
+
+
+def test_bpf_load_error_carries_the_verifier_log():
+    from pallet.linux import bpf
+
+    # r0 = 1 without an exit: the verifier refuses to fall off the end
+    with pytest.raises(OSError, match="verifier:"):
+        bpf.prog_load("BPF_PROG_TYPE_CGROUP_DEVICE", bytes([0xB7, 0, 0, 0, 1, 0, 0, 0]))
+
+
+def test_large_device_rule_set_loads(mgr):
+    rules = [{"allow": True, "type": "c", "major": 200 + i // 100, "minor": i % 100, "access": "rw"} for i in range(400)]
+    mgr.apply({"devices": rules})
+    assert len(v2_devices.attached(mgr.dir_)) == 1
