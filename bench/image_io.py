@@ -5,7 +5,7 @@
 The image is /work/shared/reference/gen_bigrootfs.py's synthetic rootfs (or
 a copy of the generator shipped beside it), tarred once with GNU tar. Every
 timed run starts from a fresh target, after `sync` (outside the timing), as
-the peers baseline does. Runs of the different tools are interleaved so the
+the peers baseline does; outputs are deleted only at the end (see main()). Runs of the different tools are interleaved so the
 machine's noise hits them alike; we report min and median and the ratios of
 the medians against `tar -x` (the target: pallet import/load <= 1.5x).
 
@@ -68,14 +68,18 @@ def prepare(work: Path) -> Path:
     return tarball
 
 
-def podman_env(work: Path) -> dict | None:
+def podman_available() -> bool:
     if shutil.which("podman") is None:
         r = subprocess.run(["apt-get", "install", "-y", "-q", "podman"], capture_output=True,
                            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         if r.returncode != 0 or shutil.which("podman") is None:
             print("podman: not available, skipped")
-            return None
-    pd = work / "podman"
+            return False
+    return True
+
+
+def podman_env(pd: Path) -> dict:
+    """A private podman (containers.conf + storage.conf) rooted at `pd`."""
     for d in ("root", "run", "tmp"):
         (pd / d).mkdir(parents=True, exist_ok=True)
     nofile = subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout.strip()
@@ -97,50 +101,43 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     tarball = prepare(work)
     size = tarball.stat().st_size
-    penv = None if a.no_podman else podman_env(work)
-
-    root, runroot = work / "pallet-root", work / "pallet-run"
-    root2 = work / "pallet-root2"
-    saved = work / "pallet-save.tar"
-    tarx = work / "tarx"
-    psaved = work / "podman-save.tar"
+    with_podman = not a.no_podman and podman_available()
+    # Every run writes into new dirs and nothing is deleted until the end: ext4 skips inodes
+    # freed in the last ~30 s when it allocates new ones (recently_deleted()), which makes an
+    # unpack right after an `rm -rf` of a 20k-file tree several times slower, whoever does it.
+    out = work / "runs"
+    rm(out)
+    out.mkdir()
     results: dict[str, list[float]] = {}
-
-    def pallet(r, *args):
-        sh(PALLET, "--root", r, "--runroot", runroot, *args, stdout=subprocess.DEVNULL)
-
-    def podman(*args):
-        sh("podman", *args, env=penv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def add(name, secs):
         results.setdefault(name, []).append(secs)
         print(f"  {name:<24} {secs:7.2f} s", flush=True)
 
-    for i in range(a.runs):
-        print(f"run {i + 1}/{a.runs}", flush=True)
-        rm(tarx)
-        tarx.mkdir()
-        add("tar -x", timed(lambda: sh("tar", "--numeric-owner", "-x", "-f", tarball, "-C", tarx)))
-        rm(tarx)
-        rm(root)
-        add("pallet import", timed(lambda: pallet(root, "import", tarball, "big:1")))
-        rm(saved)
-        add("pallet save", timed(lambda: pallet(root, "save", "-o", saved, "big:1")))
-        rm(root2)
-        add("pallet load", timed(lambda: pallet(root2, "load", "-i", saved)))
-        rm(root2)
-        if penv:
-            subprocess.run(["podman", "rmi", "-f", "big:1"], env=penv, capture_output=True)
-            add("podman import", timed(lambda: podman("import", "-q", tarball, "big:1")))
-            rm(psaved)
-            add("podman save", timed(lambda: podman("save", "-q", "--format", "docker-archive", "-o", psaved, "big:1")))
-            subprocess.run(["podman", "rmi", "-f", "big:1"], env=penv, capture_output=True)
-            add("podman load", timed(lambda: podman("load", "-q", "-i", psaved)))
-    rm(root)
-    rm(saved)
-    rm(psaved)
-    if penv:
-        subprocess.run(["podman", "rmi", "-f", "big:1"], env=penv, capture_output=True)
+    try:
+        for i in range(a.runs):
+            print(f"run {i + 1}/{a.runs}", flush=True)
+            d = out / str(i)
+            d.mkdir()
+            run = d / "pallet-run"
+
+            def pallet(root, *args):
+                sh(PALLET, "--root", root, "--runroot", run, *args, stdout=subprocess.DEVNULL)
+
+            (d / "tarx").mkdir()
+            add("tar -x", timed(lambda: sh("tar", "--numeric-owner", "-x", "-f", tarball, "-C", d / "tarx")))
+            add("pallet import", timed(lambda: pallet(d / "root1", "import", tarball, "big:1")))
+            add("pallet save", timed(lambda: pallet(d / "root1", "save", "-o", d / "saved.tar", "big:1")))
+            add("pallet load", timed(lambda: pallet(d / "root2", "load", "-i", d / "saved.tar")))
+            if with_podman:
+                e1, e2 = podman_env(d / "podman1"), podman_env(d / "podman2")
+                quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                add("podman import", timed(lambda: sh("podman", "import", "-q", tarball, "big:1", env=e1, **quiet)))
+                add("podman save", timed(lambda: sh("podman", "save", "-q", "--format", "docker-archive",
+                                                    "-o", d / "podman-save.tar", "big:1", env=e1, **quiet)))
+                add("podman load", timed(lambda: sh("podman", "load", "-q", "-i", d / "podman-save.tar", env=e2, **quiet)))
+    finally:
+        rm(out)
 
     base = statistics.median(results["tar -x"])
     print(f"\nimage: {size / 1e6:.0f} MB tar, {a.runs} runs; ratios are medians over tar -x's median ({base:.2f} s)")

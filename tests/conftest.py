@@ -136,5 +136,18 @@ def cgroup_path(request):
     import uuid
 
     path = f"/pallet-test-{uuid.uuid4().hex[:10]}"
+    unified = os.path.join(CGROUP_ROOT, "unified", "cgroup.subtree_control")
+    before = set(open(unified).read().split()) if os.path.exists(unified) else set()
     yield path
     _remove_cgroup_everywhere(path)
+    # A v2 manager (or a hybrid hugetlb limit) enabled controllers in the
+    # cgroup2 root; switch off what this test turned on, so the host can
+    # still mount them as v1 hierarchies (crun needs v1 hugetlb here).
+    # The kernel refuses (EBUSY) while a child cgroup enables one further.
+    if os.path.exists(unified):
+        for controller in set(open(unified).read().split()) - before:
+            try:
+                with open(unified, "w") as f:
+                    f.write(f"-{controller}")
+            except OSError:
+                pass

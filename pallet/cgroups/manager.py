@@ -1,4 +1,4 @@
-"""The CgroupManager protocol, and what both versions' managers share.
+"""What both versions' managers share, and the lifecycle of a container's cgroup.
 
 Lifecycle of a container's cgroup::
 

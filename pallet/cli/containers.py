@@ -38,10 +38,17 @@ def cmd_start(opts, argv):
 
     env = open_env(opts)
     if ns.attach:
-        from pallet.engine import attach
+        from pallet.engine import attach, containers
 
-        st = lifecycle.start(env, ns.containers[0])
-        return attach.attach(env, st.id, stdin=ns.interactive)
+        st = containers.get(env, ns.containers[0])
+        if ns.interactive:
+            st = lifecycle.start(env, st.id)
+            return attach.attach(env, st.id, stdin=True)
+        # Follow the log from where this run starts: nothing the container prints early is lost.
+        path = env.log_path(st.id)
+        offset = os.path.getsize(path) if os.path.exists(path) else 0
+        lifecycle.start(env, st.id)
+        return attach.follow_log(env, st.id, offset)
     return _each(ns.containers, lambda r: lifecycle.start(env, r))
 
 
@@ -398,36 +405,18 @@ def cmd_cleanup(opts, argv):
     return 0
 
 
-def cmd_prune(opts, argv):
-    p = parser("container prune")
-    p.add_argument("-f", "--force", action="store_true")
-    p.add_argument("--filter", action="append", default=[])
-    ns = p.parse_args(argv)
-    from pallet.engine import containers
-
-    env = open_env(opts)
-    print("Deleted Containers:")
-    freed = 0
-    for st in containers.list_states(env):
-        if st.status in ("exited", "created"):
-            try:
-                containers.remove(env, st.id, resolved=True)
-                print(st.id)
-            except PalletError as exc:
-                sys.stderr.write(f"Error: {exc}\n")
-    print(f"\nTotal reclaimed space: {freed}B")
-    return 0
-
-
 VERBS = {
     "start": cmd_start, "stop": cmd_stop, "restart": cmd_restart, "kill": cmd_kill,
     "pause": lambda o, a: cmd_pause(o, a, "pause"), "unpause": lambda o, a: cmd_pause(o, a, "unpause"),
     "rm": cmd_rm, "rename": cmd_rename, "wait": cmd_wait, "ps": cmd_ps, "ls": cmd_ps, "list": cmd_ps,
     "inspect": cmd_inspect, "logs": cmd_logs, "exec": cmd_exec, "top": cmd_top, "port": cmd_port,
-    "cleanup": cmd_cleanup, "prune": cmd_prune,
+    "cleanup": cmd_cleanup,
 }
+# `container prune` is pallet.cli.filesystem's (it reports the space reclaimed)
+VERBS["prune"] = lambda o, a: __import__("pallet.cli.filesystem", fromlist=["run"]).run(o, "prune", a)
 
-GROUP_EXTRA = {"create": "run", "run": "run"}
+# `container VERB` for verbs other modules own: run/create (pallet.cli.run), prune (pallet.cli.filesystem)
+GROUP_EXTRA = {"create": "run", "run": "run", "prune": "filesystem"}
 
 
 def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
@@ -437,9 +426,9 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
             return 0
         verb, argv = argv[0], argv[1:]
         if verb in GROUP_EXTRA:
-            from pallet.cli import run as run_mod
+            from importlib import import_module
 
-            return run_mod.run(opts, verb, argv)
+            return import_module(f"pallet.cli.{GROUP_EXTRA[verb]}").run(opts, verb, argv)
         other = _other_module(verb)
         if other:
             from importlib import import_module
@@ -463,3 +452,91 @@ def _other_module(verb: str) -> str:
 
     mod = ALL.get(verb)
     return mod if mod and mod != "containers" else ""
+
+
+def cmd_attach(opts, argv):
+    p = parser("attach")
+    p.add_argument("--no-stdin", action="store_true")
+    p.add_argument("--sig-proxy", default="true")
+    p.add_argument("container")
+    ns = p.parse_args(argv)
+    from pallet.engine import attach
+
+    return attach.attach(open_env(opts), ns.container, stdin=not ns.no_stdin)
+
+
+def cmd_mount(opts, argv, verb="mount"):
+    p = parser(verb)
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import fsops
+
+    env = open_env(opts)
+    if verb == "mount":
+        for ref in ns.containers:
+            print(fsops.mount(env, ref))
+        return 0
+    return _each(ns.containers, lambda r: fsops.unmount(env, r))
+
+
+def cmd_export(opts, argv):
+    p = parser("export")
+    p.add_argument("-o", "--output", default="")
+    p.add_argument("container")
+    ns = p.parse_args(argv)
+    from pallet.engine import fsops
+    from pallet.errors import InvalidArgument
+
+    env = open_env(opts)
+    if ns.output:
+        tmp = ns.output + ".tmp"
+        with open(tmp, "wb") as f:
+            fsops.export(env, ns.container, f)
+        os.replace(tmp, ns.output)
+        return 0
+    if sys.stdout.isatty():
+        raise InvalidArgument("cowardly refusing to write a tar stream to a terminal: use -o FILE or redirect")
+    fsops.export(env, ns.container, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def cmd_commit(opts, argv):
+    p = parser("commit")
+    p.add_argument("-a", "--author", default="")
+    p.add_argument("-c", "--change", action="append", default=[])
+    p.add_argument("-m", "--message", default="")
+    p.add_argument("-p", "--pause", default="true")
+    p.add_argument("container")
+    p.add_argument("reference", nargs="?", default="")
+    ns = p.parse_args(argv)
+    from pallet.engine import fsops
+
+    print(fsops.commit(open_env(opts), ns.container, ns.reference, changes=ns.change, message=ns.message,
+                       author=ns.author, pause=ns.pause != "false"))
+    return 0
+
+
+def cmd_update(opts, argv):
+    p = parser("update")
+    p.add_argument("-m", "--memory", default="")
+    p.add_argument("--memory-swap", default="")
+    p.add_argument("--cpus", default="")
+    p.add_argument("--cpu-shares", type=int, default=0)
+    p.add_argument("--pids-limit", type=int, default=0)
+    p.add_argument("--restart", default="")
+    p.add_argument("containers", nargs="+")
+    ns = p.parse_args(argv)
+    from pallet.engine import lifecycle
+
+    env = open_env(opts)
+    return _each(ns.containers, lambda r: lifecycle.update(env, r, memory=ns.memory, memory_swap=ns.memory_swap,
+                                                           cpus=ns.cpus, cpu_shares=ns.cpu_shares,
+                                                           pids_limit=ns.pids_limit, restart=ns.restart))
+
+
+VERBS.update({
+    "attach": cmd_attach, "mount": cmd_mount, "unmount": lambda o, a: cmd_mount(o, a, "unmount"),
+    "umount": lambda o, a: cmd_mount(o, a, "unmount"), "export": cmd_export,
+    "commit": cmd_commit, "update": cmd_update,
+})

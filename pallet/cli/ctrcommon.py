@@ -24,6 +24,15 @@ def parser(prog: str, description: str = "", *, add_help: bool = True) -> Parser
     return Parser(prog=f"pallet {prog}", description=description, allow_abbrev=False, add_help=add_help)
 
 
+def run_verb(fn, opts: GlobalOptions, argv: list[str]) -> int:
+    """Call a verb's function; a bad flag is one line and exit 125, as Docker."""
+    try:
+        return fn(opts, argv)
+    except FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 125
+
+
 def open_env(opts: GlobalOptions):
     from pallet.engine.env import open_env as _open
 

@@ -22,7 +22,11 @@ VERBS: dict[str, str] = {
     "start": "containers", "stop": "containers", "restart": "containers", "kill": "containers",
     "pause": "containers", "unpause": "containers", "rm": "containers", "rename": "containers",
     "wait": "containers", "ps": "containers", "inspect": "containers", "logs": "containers",
-    "exec": "containers", "top": "containers", "port": "containers", "volume": "volumes",
+    "exec": "containers", "top": "containers", "port": "containers", "volume": "volumes", "stats": "stats",
+    "info": "system", "system": "system",
+    "attach": "containers", "mount": "containers", "unmount": "containers",
+    "export": "containers", "commit": "containers", "update": "containers",
+    "cp": "filesystem", "diff": "filesystem",
     "debug": "debug",
 }
 

@@ -230,6 +230,9 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
     _add_flags(p)
     try:
         ns = _parse(p, argv)
+        if verb == "run" and ns.tty and not ns.detach and not os.isatty(0):
+            sys.stderr.write("Error: the input device is not a TTY: drop -t, or use run -d -t\n")
+            return 1
         from pallet.cli.ctrcommon import open_env
         from pallet.engine import containers
 

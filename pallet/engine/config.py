@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
 
+from pallet.engine.values import as_dict, fields_of, value
 from pallet.errors import InvalidArgument
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -34,7 +34,7 @@ ULIMITS = {
 }
 
 
-@dataclass(frozen=True)
+@value
 class Ulimit:
     name: str
     soft: int
@@ -57,7 +57,7 @@ def parse_ulimit(value: str) -> Ulimit:
     return Ulimit(name, soft, hard)
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class MountSpec:
     """One -v / --mount / --tmpfs. type: bind, volume or tmpfs."""
 
@@ -141,7 +141,7 @@ def parse_tmpfs_flag(value: str) -> MountSpec:
     return MountSpec(type="tmpfs", source="tmpfs", destination=dst, options=tuple(o for o in opts.split(",") if o))
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class Resources:
     memory: int = 0
     memory_swap: int = 0  # -1 unlimited, 0 unset
@@ -158,7 +158,7 @@ class Resources:
     blkio_weight: int = 0
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class RestartPolicy:
     name: str = "no"  # no, on-failure, always, unless-stopped
     max_retries: int = 0
@@ -177,7 +177,7 @@ def parse_restart(value: str) -> RestartPolicy:
     return RestartPolicy(name=name, max_retries=n)
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class ContainerConfig:
     """What `create` fixed. Stored as JSON in the containers table."""
 
@@ -203,7 +203,7 @@ class ContainerConfig:
     seccomp_profile: str = ""
     no_new_privileges: bool = False
     security_opt: tuple[str, ...] = ()
-    resources: Resources = field(default_factory=Resources)
+    resources: Resources = Resources()
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
     devices: tuple[str, ...] = ()
@@ -215,7 +215,7 @@ class ContainerConfig:
     tty: bool = False
     interactive: bool = False
     auto_remove: bool = False
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restart: RestartPolicy = RestartPolicy()
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     init: bool = False
@@ -228,12 +228,12 @@ class ContainerConfig:
         return self.entrypoint + self.cmd
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(as_dict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
         raw = json.loads(text)
-        known = {f.name for f in fields(cls)}
+        known = set(fields_of(cls))
         raw = {k: v for k, v in raw.items() if k in known}
         raw["mounts"] = tuple(MountSpec(**{**m, "options": tuple(m.get("options", ()))}) for m in raw.get("mounts", ()))
         raw["ulimits"] = tuple(Ulimit(**u) for u in raw.get("ulimits", ()))

@@ -16,11 +16,11 @@ import signal
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
+from pallet.engine.values import value
 from pallet.engine.env import ContainerEnv
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, WrongState
 from pallet.metadata import containers as table
@@ -28,7 +28,7 @@ from pallet.metadata import containers as table
 ACTIVE = ("running", "paused")
 
 
-@dataclass(frozen=True)
+@value
 class ContainerState:
     """A row plus its parsed config: what one use case works from."""
 
@@ -261,7 +261,7 @@ def _undo_create(env: ContainerEnv, cid: str, snapshot: str, volumes: list[str])
     shutil.rmtree(env.run_dir(cid), ignore_errors=True)
 
 
-@dataclass
+@value
 class _FakeRow:
     id: str
     snapshot: str
@@ -398,14 +398,14 @@ def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: b
             os.unlink(env.exit_file(cid))
         except FileNotFoundError:
             pass
-        if volumes:
+        with write(env.db):
+            table.delete(env.db, cid)
+        if volumes:  # after the record is gone, so the volume has no user left
             from pallet.engine import volumes as vol
 
             for m in st.config.mounts:
                 if m.type == "volume" and not m.source:
                     vol.remove(env, vol.anonymous_name(cid, m.destination), force=True)
-        with write(env.db):
-            table.delete(env.db, cid)
     try:
         os.unlink(env.lock_file(cid))
     except FileNotFoundError:

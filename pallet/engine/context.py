@@ -20,6 +20,18 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+def default_driver(root: str) -> str:
+    """overlay, unless the root itself is on overlayfs (no overlay on overlay): then vfs."""
+    try:
+        from pallet.linux.statfs import BY_MAGIC, statfs
+
+        if BY_MAGIC.get(statfs(root).f_type) == "overlayfs":
+            return "vfs"
+    except (OSError, ImportError):
+        pass
+    return "overlay"
+
+
 @dataclass
 class EngineContext:
     root: str
@@ -55,10 +67,33 @@ class EngineContext:
         daemon = daemon_config.load(config, required=config_required) if config else daemon_config.DaemonConfig()
         os.makedirs(root, 0o711, exist_ok=True)
         os.makedirs(runroot, 0o700, exist_ok=True)
-        drv = driver or (daemon.raw.get("storage-driver") if getattr(daemon, "raw", None) else None) or "overlay"
-        return cls(root=root, runroot=runroot, db=_db.open_db(root),
+        drv = (driver or os.environ.get("PALLET_STORAGE_DRIVER")
+               or (daemon.raw.get("storage-driver") if getattr(daemon, "raw", None) else None) or default_driver(root))
+        import sqlite3
+
+        try:
+            conn = _db.open_db(root)
+        except sqlite3.Error as exc:
+            from pallet.errors import PalletError
+
+            raise PalletError(f"database {os.path.join(root, _db.FILENAME)}: {exc}") from None
+        return cls(root=root, runroot=runroot, db=conn,
                    content=ContentStore(os.path.join(root, "content")),
                    snapshotter=open_snapshotter(root, drv), daemon=daemon, config_path=config)
+
+    @classmethod
+    def for_connection(cls, *, root: str, runroot: str, db: sqlite3.Connection, daemon, config_path: str = "",
+                       driver: str | None = None) -> "EngineContext":
+        """Share an open connection (the container use cases'): migrates it and picks the driver as open() does."""
+        from pallet.metadata import db as _db
+        from pallet.store.content import ContentStore
+        from pallet.store.snapshotter import open_snapshotter
+
+        _db.migrate(db)
+        drv = (driver or os.environ.get("PALLET_STORAGE_DRIVER")
+               or (daemon.raw.get("storage-driver") if getattr(daemon, "raw", None) else None) or default_driver(root))
+        return cls(root=root, runroot=runroot, db=db, content=ContentStore(os.path.join(root, "content")),
+                   snapshotter=open_snapshotter(root, drv), daemon=daemon, config_path=config_path)
 
     @classmethod
     def from_options(cls, opts) -> "EngineContext":

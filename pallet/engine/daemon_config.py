@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-
 from pallet.engine.config import ULIMITS, Ulimit, parse_size
+from pallet.engine.values import value
 from pallet.errors import InvalidArgument
 
 # Keys pallet acts on, and Docker keys it accepts and stores (live-restore is always on: no daemon).
@@ -20,11 +19,11 @@ KNOWN_KEYS = frozenset({
 })
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class DaemonConfig:
     default_ulimits: tuple[Ulimit, ...] = ()
     default_runtime: str = ""
-    runtimes: dict = field(default_factory=dict)
+    runtimes: dict = {}
     storage_opts: tuple[str, ...] = ()
     log_driver: str = "json-file"
     log_max_size: int = 10 << 20  # a size limit by default (Docker has none)
@@ -33,11 +32,11 @@ class DaemonConfig:
     default_shm_size: int = 64 << 20
     bridge: str = "none"
     registry_mirrors: tuple[str, ...] = ()
-    proxies: dict = field(default_factory=dict)
+    proxies: dict = {}
     seccomp_profile: str = ""
     no_new_privileges: bool = False
     init: bool = False
-    raw: dict = field(default_factory=dict)
+    raw: dict = {}
 
 
 def parse(text: str, source: str = "daemon.json") -> DaemonConfig:

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass, field
 
 from pallet.engine.daemon_config import DaemonConfig
 
 
-@dataclass
 class ContainerEnv:
-    root: str
-    runroot: str
-    db: sqlite3.Connection
-    daemon: DaemonConfig
-    config_path: str = ""
-    runtime_override: str | None = None
-    _images: object | None = None
-    _runtimes: dict = field(default_factory=dict)
+    def __init__(self, *, root: str, runroot: str, db: sqlite3.Connection, daemon: DaemonConfig,
+                 config_path: str = "", runtime_override: str | None = None):
+        self.root, self.runroot, self.db, self.daemon = root, runroot, db, daemon
+        self.config_path, self.runtime_override = config_path, runtime_override
+        self._images = None
+        self._runtimes: dict = {}
 
     @property
     def images(self):

@@ -18,10 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import re
-import shlex
-import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +39,7 @@ def now_rfc3339() -> str:
 
 
 def host_arch() -> str:
-    m = platform.machine()
+    m = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
 
 
@@ -192,10 +189,14 @@ def _json_or_shell(arg: str, shell: bool = True) -> list[str]:
                 return v
         except ValueError:
             pass
+    import shlex
+
     return ["/bin/sh", "-c", arg] if shell else shlex.split(arg)
 
 
 def _pairs(arg: str, what: str) -> list[tuple[str, str]]:
+    import shlex
+
     words = shlex.split(arg)
     if len(words) >= 1 and "=" not in words[0]:  # legacy `ENV KEY value with spaces`
         key, _, val = arg.strip().partition(" ")
@@ -253,6 +254,8 @@ def apply_changes(config: dict, changes: list[str]) -> dict:
 
 def import_image(ctx, source: str, *, stdin=None, reference: str = "", changes: list[str] = (), message: str = "") -> str:
     """`pallet import`: a tar stream ('-'), a tar file (gz/zstd too) or a directory -> one-layer image."""
+    import subprocess
+
     names = [_ref.parse(reference).name] if reference else []
     run_config = apply_changes({}, list(changes))
     proc = None

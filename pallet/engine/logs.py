@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import Iterator
 
+from pallet.engine.values import value
 
-@dataclass(frozen=True)
+
+@value
 class Entry:
     stream: str
     time: str

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
-
+from pallet.engine.values import value
 from pallet.errors import NotFound, PalletError
 
 
-@dataclass(frozen=True)
+@value
 class ImageInfo:
     ref: str
     id: str
-    config: dict = field(default_factory=dict)  # the OCI image config's "config" object
+    config: dict = {}  # the OCI image config's "config" object
     top_layer: str = ""
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from typing import Protocol
 
 from pallet.errors import InvalidArgument, NotFound, PalletError, Unavailable
@@ -64,14 +63,11 @@ def runtime_message(stderr: str) -> str:
     return last.strip()
 
 
-@dataclass
 class BinaryRuntime:
     """A runc-compatible binary driven through its CLI, with state under `state_root`."""
 
-    name: str
-    path: str
-    state_root: str
-    extra_args: tuple[str, ...] = ()
+    def __init__(self, *, name: str, path: str, state_root: str, extra_args: tuple[str, ...] = ()):
+        self.name, self.path, self.state_root, self.extra_args = name, path, state_root, tuple(extra_args)
 
     def _base(self) -> list[str]:
         return [self.path, *self.extra_args, "--root", self.state_root]
@@ -193,7 +189,6 @@ def open_runtime(name: str, runroot: str, configured: dict | None = None) -> Run
     return BinaryRuntime(name=name, path=paths[name], state_root=state_root)
 
 
-@dataclass
 class LibraryRuntime:
     """pallet's own runtime, called in process through pallet.runtime.api (no exec of a runtime binary).
 
@@ -201,9 +196,10 @@ class LibraryRuntime:
     see lifecycle.spawn_monitor) instead of running `create_argv()` in a monitor.
     """
 
-    name: str
-    state_root: str
-    in_process: bool = True
+    in_process = True
+
+    def __init__(self, *, name: str, state_root: str):
+        self.name, self.state_root = name, state_root
 
     def _api(self):
         from pallet.runtime import api
@@ -269,8 +265,12 @@ class LibraryRuntime:
                                                 detach=detach, stdio=stdio))
 
     def update(self, cid: str, resources: dict) -> None:
-        from pallet.oci.runtime_spec import LinuxResources
-        from pallet.runtime.update import update
+        import tempfile
 
-        res = LinuxResources.from_json(resources) if hasattr(LinuxResources, "from_json") else LinuxResources(**resources)
-        self._wrap("update", cid, update, self.state_root, cid, res)
+        from pallet.runtime.update import read_resources, update
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(resources, f)
+            f.flush()
+            changes = read_resources(f.name)
+        self._wrap("update", cid, update, self.state_root, cid, changes)

@@ -8,9 +8,8 @@ what this host allows. Everything the planner needs from the host arrives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pallet.engine.config import ULIMITS, ContainerConfig, MountSpec
+from pallet.engine.values import value
 from pallet.errors import InvalidArgument
 
 DEFAULT_CAPS = (
@@ -71,15 +70,15 @@ def capabilities(cfg: ContainerConfig) -> list[str]:
     return caps
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class HostFacts:
     """What the host allows: hard rlimits by RLIMIT_* name."""
 
-    hard_limits: dict = field(default_factory=dict)
+    hard_limits: dict = {}
     bounding_caps: tuple[str, ...] | None = None  # the caps this host can grant; None = all
 
 
-@dataclass(frozen=True, kw_only=True)
+@value
 class Resolved:
     """Values create() worked out from the host and the image for one container."""
 
@@ -156,6 +155,11 @@ def _resources(cfg: ContainerConfig) -> dict:
     if r.blkio_weight:
         res["blockIO"] = {"weight": r.blkio_weight}
     return res
+
+
+def plan_resources(cfg: ContainerConfig) -> dict:
+    """linux.resources for `cfg` (also what `update` sends to the runtime)."""
+    return _resources(cfg)
 
 
 def _mount_for(m: MountSpec, source: str) -> dict:

@@ -150,6 +150,8 @@ def check(env, cfg: ContainerConfig) -> None:
             from pallet.engine import containers
 
             containers.resolve(env, mode.partition(":")[2])
+    if cfg.init:
+        _init_binary()
     resolved = spec_builder.Resolved(rootfs="/", seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
                                      bind_sources=tuple(m.source for m in cfg.mounts))
     spec_builder.build_spec(cfg, resolved, host_facts())

@@ -37,11 +37,19 @@ def container_size(env, st) -> tuple[int, int]:
         try:
             from pallet.engine import images
 
-            fn = getattr(images, "container_rootfs_usage", None)
-            if fn is not None:
-                return fn(env.images, st.row.snapshot)
-        except ImportError:
-            pass
-        return 0, 0
+            rw = images.container_rootfs_usage(env.images, st.row.snapshot).size
+            base = _image_size(env, st.config.image_id)
+            return rw, rw + base
+        except Exception:  # snapshot gone (a crash): report zero rather than fail a listing
+            return 0, 0
     size = dir_usage(st.config.rootfs_dir) if st.config.rootfs_dir else 0
     return 0, size
+
+
+def _image_size(env, image_id: str) -> int:
+    cache = env.__dict__.setdefault("_image_sizes", {})
+    if image_id not in cache:
+        from pallet.engine import images
+
+        cache.update({s.id: s.size for s in images.list_images(env.images, all=True)})
+    return cache.get(image_id, 0)

@@ -19,8 +19,8 @@ _syscall.restype = ctypes.c_long
 # Syscalls glibc 2.36 does not wrap, by machine (numbers from the kernel's
 # syscall tables: arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h).
 SYSCALL_NUMBERS: dict[str, dict[str, int]] = {
-    "x86_64": {"pivot_root": 155, "execveat": 322, "close_range": 436, "openat2": 437},
-    "aarch64": {"pivot_root": 41, "execveat": 281, "close_range": 436, "openat2": 437},
+    "x86_64": {"pivot_root": 155, "keyctl": 250, "execveat": 322, "close_range": 436, "openat2": 437},
+    "aarch64": {"pivot_root": 41, "keyctl": 219, "execveat": 281, "close_range": 436, "openat2": 437},
 }
 NR = SYSCALL_NUMBERS.get(os.uname().machine, SYSCALL_NUMBERS["x86_64"])
 

@@ -8,6 +8,8 @@ import os
 from pallet.linux._libc import call, fsencode, libc, syscall
 
 AT_EMPTY_PATH = 0x1000
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SETPERM = 5
 CLOSE_RANGE_CLOEXEC = 1 << 2
 
 
@@ -50,3 +52,12 @@ def cloexec_from(first: int) -> None:
                     os.set_inheritable(fd, False)
                 except OSError:
                     pass
+
+
+def join_session_keyring(name: str) -> int:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a fresh session keyring; returns its serial."""
+    return syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, fsencode(name), 0, 0, 0, what=f"keyctl join_session_keyring {name}")
+
+
+def keyctl_setperm(serial: int, perm: int) -> None:
+    syscall("keyctl", KEYCTL_SETPERM, serial, perm, 0, 0, what=f"keyctl setperm {serial} {perm:#x}")

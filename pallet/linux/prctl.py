@@ -16,6 +16,7 @@ PR: dict[str, int] = {
     "PR_CAPBSET_DROP": 24,
     "PR_SET_SECUREBITS": 28,
     "PR_SET_CHILD_SUBREAPER": 36,
+    "PR_GET_CHILD_SUBREAPER": 37,
     "PR_SET_NO_NEW_PRIVS": 38,
     "PR_GET_NO_NEW_PRIVS": 39,
     "PR_CAP_AMBIENT": 47,
@@ -41,6 +42,13 @@ def set_no_new_privs() -> None:
 
 def set_child_subreaper(on: bool = True) -> None:
     prctl(PR["PR_SET_CHILD_SUBREAPER"], int(on))
+
+
+def get_child_subreaper() -> bool:
+    value = ctypes.c_int(0)
+    call(libc.prctl, PR["PR_GET_CHILD_SUBREAPER"], ctypes.cast(ctypes.byref(value), ctypes.c_void_p).value, 0, 0, 0,
+         what="prctl PR_GET_CHILD_SUBREAPER")
+    return bool(value.value)
 
 
 def set_keepcaps(on: bool) -> None:

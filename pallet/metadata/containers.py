@@ -8,7 +8,7 @@ pallet processes serialize on the write lock instead of failing.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from collections import namedtuple
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS containers (
@@ -43,27 +43,8 @@ COLUMNS = (
 STATE_COLUMNS = frozenset(COLUMNS) - {"id", "created", "config", "image", "image_id"}
 
 
-@dataclass(frozen=True, kw_only=True)
-class ContainerRow:
-    id: str
-    name: str
-    image: str
-    image_id: str
-    created: float
-    config: str
-    status: str
-    pid: int
-    pid_start: int
-    monitor_pid: int
-    exit_code: int
-    oom_killed: int
-    error: str
-    started_at: float
-    finished_at: float
-    restart_count: int
-    stopped_by_user: int
-    rootfs: str
-    snapshot: str
+# A namedtuple, not a dataclass: `import dataclasses` costs ~20 ms of every command.
+ContainerRow = namedtuple("ContainerRow", COLUMNS)
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:

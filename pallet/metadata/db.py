@@ -42,9 +42,17 @@ def _v2(conn):
     _run(containers, volumes)(conn)
 
 
+def _v3(conn):
+    from pallet.metadata import layers
+    if "split" not in {r[1] for r in conn.execute("PRAGMA table_info(layers)")}:
+        for stmt in layers.ADD_SPLIT:
+            conn.execute(stmt)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "images, image names, layers, snapshots", _v1),
     (2, "containers, volumes", _v2),
+    (3, "layers.split (uncompressed layers kept as tar-split records)", _v3),
 ]
 
 

@@ -20,10 +20,12 @@ SCHEMA = [
         blob_size INTEGER NOT NULL,
         media_type TEXT NOT NULL,
         size INTEGER NOT NULL,
-        created REAL NOT NULL,
-        split INTEGER NOT NULL DEFAULT 0
+        created REAL NOT NULL
     )""",
 ]
+
+# schema version 3: layers whose blob is not kept (rebuilt from the tar-split record)
+ADD_SPLIT = ["ALTER TABLE layers ADD COLUMN split INTEGER NOT NULL DEFAULT 0"]
 
 COLUMNS = ("chain_id", "diff_id", "parent", "blob_digest", "blob_size", "media_type", "size", "created", "split")
 

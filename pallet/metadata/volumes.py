@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from collections import namedtuple
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS volumes (
@@ -17,14 +17,7 @@ SCHEMA = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
-class VolumeRow:
-    name: str
-    driver: str
-    created: float
-    labels: str
-    options: str
-    anonymous: int
+VolumeRow = namedtuple("VolumeRow", ("name", "driver", "created", "labels", "options", "anonymous"))
 
 
 _COLS = ("name", "driver", "created", "labels", "options", "anonymous")

@@ -187,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gopts, rest = parse_flags(argv, GLOBAL_FLAGS)
         log = Logger(gopts.get("log"), gopts.get("log-format", "text"), gopts.get("debug", False))
+        if gopts.get("debug"):
+            from pallet.runtime import trace
+
+            trace.enabled = True
+            trace.mark("arguments parsed")
         if gopts.get("version"):
             from pallet.runtime.state import OCI_VERSION
 

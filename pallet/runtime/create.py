@@ -6,15 +6,15 @@ the init's mount ns, which dies with it) or state dir.
 
 from __future__ import annotations
 
-import _socket
 import os
 
-from pallet.linux._libc import strerror
-from pallet.errors import AlreadyExists, InvalidArgument, PalletError, Unavailable
-from pallet.oci.runtime_spec import Spec, frozen, load
+from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
+from pallet.oci.runtime_spec import Spec, frozen, read_json_file
 from pallet.runtime import state as st
 from pallet.runtime.process import parent as par
 from pallet.runtime.process import sync
+from pallet.runtime.process.sync import ChildStart
+from pallet.runtime.trace import mark
 
 
 @frozen
@@ -31,6 +31,7 @@ class CreateOptions:
     preserve_fds: int = 0
     stdio: tuple[int, int, int] | None = None  # fds for the container's 0,1,2; None: ours
     console_fd: int | None = None  # an already connected console socket (run -t without --console-socket)
+    subreaper: bool = False  # become the init's parent (PR_SET_CHILD_SUBREAPER) to wait for it, as `run` does
 
     def __post_init__(self):
         st.validate_id(self.id)
@@ -67,7 +68,7 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
 def check_capabilities(caps, path: str) -> None:
     if caps is None:
         return
-    from pallet.linux.capability import CAPS
+    from pallet.linux.capnames import CAPS
 
     for key in caps.__fields__:
         for name in getattr(caps, key):
@@ -77,7 +78,10 @@ def check_capabilities(caps, path: str) -> None:
 
 def create(opts: CreateOptions) -> st.ContainerState:
     bundle = os.path.abspath(opts.bundle)
-    spec = load(bundle)
+    if not os.path.isdir(bundle):
+        raise NotFound(f"bundle {bundle}: no such directory")
+    raw = read_json_file(os.path.join(bundle, "config.json"), "config.json")
+    spec = Spec.from_json(raw)
     check_spec(spec, opts)
     rootfs_path = spec.root.path if spec.root.path.startswith("/") else os.path.join(bundle, spec.root.path)
     if not os.path.isdir(rootfs_path):
@@ -90,7 +94,7 @@ def create(opts: CreateOptions) -> st.ContainerState:
     except FileExistsError:
         raise AlreadyExists(f"container {opts.id} already exists") from None
     try:
-        state = _launch(opts, spec, bundle, rootfs_path, cdir)
+        state = _launch(opts, spec, raw, bundle, rootfs_path, cdir)
     except BaseException:
         _rmtree(cdir)
         raise
@@ -108,53 +112,22 @@ def _rmtree(path: str) -> None:
     st.remove_tree(path)
 
 
-def _namespace_plan(spec: Spec) -> tuple[tuple, int, bool]:
-    from pallet.linux import ns
-    from pallet.runtime.process.init import JOIN_ORDER
-
-    join = []
-    flags = 0
-    new_userns = False
-    by_type = {n.type: n for n in spec.linux.namespaces}
-    for kind in JOIN_ORDER:
-        n = by_type.get(kind)
-        if n is None:
-            continue
-        flag, procname = ns.NAMESPACES[kind]
-        if n.path:
-            join.append((kind, flag, n.path))
-        elif kind == "user":
-            new_userns = True
-        else:
-            flags |= flag
-    return tuple(join), flags, new_userns
-
-
-def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir: str) -> st.ContainerState:
-    from pallet.linux import ns
-    from pallet.runtime import execstub, rootfs
-    from pallet.runtime.process.init import InitConfig, preload, stage1
-
+def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path: str, cdir: str) -> st.ContainerState:
     linux = spec.linux
-    preload(spec)
     minimum = 3 + opts.preserve_fds
     program = None
     if linux.seccomp:
         from pallet.runtime.seccomp import compile_filter
 
-        program = compile_filter(linux.seccomp)
-    join, unshare_flags, new_userns = _namespace_plan(spec)
-    in_userns = new_userns or any(k == "user" for k, _, _ in join)
-    plan = rootfs.plan(spec, bundle, no_pivot=opts.no_pivot, in_userns=in_userns)
+        program = compile_filter(linux.seccomp)  # before fork: the child only installs it
+    if spec.hooks is not None:
+        import pallet.runtime.hooks  # noqa: F401  (the parent runs prestart/createRuntime)
     fds: list[int] = []
     sock = child_sock = None
     mgr = None
     stage1_pid = init_pid = None
     cgroup = None
     try:
-        stub_fd = par.high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
-        if stub_fd is not None:
-            fds.append(stub_fd)
         fifo = os.path.join(cdir, st.EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not the umask's: the init may write it as another (mapped) user
@@ -162,21 +135,22 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
         fds.append(dir_fd)
         console_fd = opts.console_fd
         if opts.console_socket:
-            console_fd = par.high_fd(_connect(opts.console_socket), minimum)
+            console_fd = par.high_fd(par.connect_console(opts.console_socket), minimum)
             fds.append(console_fd)
         elif console_fd is not None:
             console_fd = par.high_fd(os.dup(console_fd), minimum)
             fds.append(console_fd)
         sock, child_sock = par.socketpair(minimum)
         # With a new cgroup ns, stage 1 must be in the cgroup before it unshares (the ns is rooted
-        # there); otherwise the cgroup is made while stage 2 mounts, and stage 2 is placed before Setup.
-        early_cgroup = bool(unshare_flags & ns.CLONE_NEWCGROUP)
-        cfg = InitConfig(
-            spec=spec, container_id=opts.id, plan=plan, sock=child_sock, state_dir_fd=dir_fd,
-            stub_fd=stub_fd, console_fd=console_fd, preserve_fds=opts.preserve_fds,
-            seccomp_program=program, join=join, unshare_flags=unshare_flags,
-            new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET), wait_go=early_cgroup,
+        # there); otherwise the cgroup is made while stage 1 prepares, and stage 2 is placed before Setup.
+        cgns = linux.namespace("cgroup")
+        early_cgroup = cgns is not None and not cgns.path
+        child = ChildStart(
+            spec=spec, container_id=opts.id, bundle=bundle, no_pivot=opts.no_pivot, sock=child_sock,
+            state_dir_fd=dir_fd, console_fd=console_fd, preserve_fds=opts.preserve_fds,
+            seccomp_program=program, new_keyring=not opts.no_new_keyring,
         )
+        mark("fork stage 1")
         stage1_pid = os.fork()
         if stage1_pid == 0:
             try:
@@ -187,15 +161,29 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
                             os.dup2(fd, target)
             except BaseException:
                 os._exit(1)
-            stage1(cfg)
+            # The child imports the init's modules, plans the mounts and makes the exec stub
+            # itself: that work overlaps the parent's cgroup setup below.
+            from pallet.runtime.process.init import start_child
+
+            start_child(child)
             os._exit(1)  # not reached
         child_sock.close()
         child_sock = None
+        # Stage 1 first imports the init's modules and plans the mounts, then waits for Go:
+        # meanwhile we become a subreaper (before stage 1 exits, so its orphan comes to us).
+        if opts.subreaper:
+            from pallet.linux.prctl import set_child_subreaper
+
+            set_child_subreaper(True)
         cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
         if early_cgroup:
             cgroup.place(stage1_pid)
-            sync.send(sock, sync.Go())
+        sync.send(sock, sync.Go())
+        # Made while stage 1 unshares namespaces and forks stage 2, which mounts (two CPUs, two workers).
+        cgroup.prepare()
+        mark("cgroup made")
         init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup)
+        mark("init ready")
         mgr = cgroup.mgr
         info = st.proc_stat(init_pid)
         if info is None:
@@ -209,9 +197,10 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
         state = st.ContainerState(
             id=opts.id, pid=init_pid, pid_start=info[1], bundle=bundle, rootfs=rootfs_path,
             created=st.now_rfc3339(), owner=owner, annotations=dict(spec.annotations),
-            config=_raw_config(bundle), cgroup=mgr.to_json() if mgr is not None else None,
+            config=raw, cgroup=mgr.to_json() if mgr is not None else None,
         )
         st.save(opts.root, state)
+        mark("state saved")
         return state
     except BaseException as exc:
         mgr = cgroup.mgr if cgroup is not None else None
@@ -240,12 +229,6 @@ def _launch(opts: CreateOptions, spec: Spec, bundle: str, rootfs_path: str, cdir
                 s.close()
 
 
-def _raw_config(bundle: str) -> dict:
-    from pallet.oci.runtime_spec import read_json_file
-
-    return read_json_file(os.path.join(bundle, "config.json"), "config.json")
-
-
 class _Cgroup:
     """The container's cgroup, made on first use (see the ordering note in _launch)."""
 
@@ -255,29 +238,23 @@ class _Cgroup:
         self.resources = resources
         self.mgr = None
 
+    def prepare(self) -> None:
+        """Create the cgroup and write its limits while it is still empty: the device rules
+        must be whole before stage 2 joins (it mknods), as runc orders it."""
+        if self.mgr is not None:
+            return
+        from pallet.cgroups import open_manager
+
+        mgr = open_manager(self.path, self.id)
+        mgr.create()
+        self.mgr = mgr
+        if self.resources:
+            for warning in mgr.apply(self.resources) or ():
+                os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
+
     def place(self, pid: int) -> None:
-        if self.mgr is None:
-            from pallet.cgroups import open_manager
-
-            mgr = open_manager(self.path, self.id)
-            mgr.create()
-            self.mgr = mgr
-            mgr.add_pid(pid)
-            if self.resources:
-                for warning in mgr.apply(self.resources) or ():
-                    os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
-        else:
-            self.mgr.add_pid(pid)
-
-
-def _connect(path: str) -> int:
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    try:
-        s.connect(path)
-    except OSError as exc:
-        s.close()
-        raise InvalidArgument(f"--console-socket {path}: {strerror(exc.errno)}") from None
-    return s.detach()
+        self.prepare()
+        self.mgr.add_pid(pid)
 
 
 def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, cgroup: _Cgroup) -> int:
@@ -303,8 +280,10 @@ def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, 
             _send(sock, sync.IdMapsDone())
         elif isinstance(msg, sync.Stage2Pid):
             init_pid = msg.pid
+            mark("stage 2 pid received")
             os.waitpid(stage1_pid, 0)
             cgroup.place(init_pid)
+            mark("cgroup placed")
             state = _hook_state(opts, bundle, spec, init_pid)
             _send(sock, sync.Setup(state=state))
         elif isinstance(msg, sync.RunHooks):

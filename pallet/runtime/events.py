@@ -2,12 +2,13 @@
 
     --stats        one {"type":"stats","id":ID,"data":{...}} and exit
     (default)      a stats event every --interval (Go duration, default 5s),
-                   and {"type":"oom","id":ID} each time the kernel OOM-kills
-                   a task of the container; ends when the container stops.
+                   and {"type":"oom","id":ID} each time the container's cgroup
+                   hits OOM (killed or, with disableOOMKiller, waiting);
+                   ends when the container stops.
 
-OOMs are noticed by polling the OOM-kill counter (v1 memory.oom_control,
-v2 memory.events) every 100 ms, which also catches kills that happen
-between two stats ticks.
+OOMs come from the cgroup's OOM watcher (v1: an eventfd on
+memory.oom_control, as runc; v2: memory.events), checked between stats
+ticks; the loop wakes at least every 0.5 s to notice the container stop.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Callable, Iterator
 from pallet.errors import InvalidArgument
 from pallet.runtime import state as st
 
-OOM_POLL = 0.1
+STATUS_POLL = 0.5
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -42,27 +43,25 @@ def stats_event(container_id: str, mgr) -> dict:
 
 
 def stream(root: str, container_id: str, interval: float,
-           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Iterator[dict]:
+           clock: Callable[[], float] = time.monotonic) -> Iterator[dict]:
     """Yield events until the container stops."""
     from pallet.runtime.pause import manager
 
     cs = st.load(root, container_id)
     mgr = manager(cs, "read events of")
-    ooms = mgr.oom_kill_count()
-    next_stats = clock()
-    while st.status(root, cs) != st.STOPPED:
-        now = clock()
-        count = mgr.oom_kill_count()
-        for _ in range(count - ooms):
+    watcher = mgr.oom_watcher()
+    try:
+        next_stats = clock()
+        while st.status(root, cs) != st.STOPPED:
+            if clock() >= next_stats:
+                yield stats_event(container_id, mgr)
+                next_stats = clock() + interval
+            for _ in range(watcher.wait(min(STATUS_POLL, max(0.0, next_stats - clock())))):
+                yield {"type": "oom", "id": container_id}
+        for _ in range(watcher.wait(0)):   # an OOM that ended the container
             yield {"type": "oom", "id": container_id}
-        ooms = count
-        if now >= next_stats:
-            yield stats_event(container_id, mgr)
-            next_stats = now + interval
-        sleep(min(OOM_POLL, max(0.0, next_stats - clock())))
-    count = mgr.oom_kill_count() if mgr.exists() else ooms
-    for _ in range(count - ooms):   # an OOM that ended the container
-        yield {"type": "oom", "id": container_id}
+    finally:
+        watcher.close()
 
 
 def main(root: str, opts: dict, pos: list[str], log) -> int:

@@ -8,6 +8,7 @@
       |              | fork -------------------------------> | chroot to the init's root; tty; rlimits;
       | <-- ExecPid(final) -- _exit(0)                        | cwd; exe lookup; user; caps
       | <-- Ready ----------------------------------------------- | (or ChildError) -> execve via the stub
+      (ExecPid and Ready race on the one socket: the parent takes them in either order)
       | wait (unless --detach); exit status
 
 setns into a mount namespace needs a single-threaded caller: the middle
@@ -100,6 +101,17 @@ def build_process(opts: ExecOptions, spec: Spec) -> Process:
 
 def exec_process(opts: ExecOptions) -> int:
     """Run the process; return its exit status (0 with --detach)."""
+    from pallet.linux.prctl import get_child_subreaper, set_child_subreaper
+
+    was_subreaper = get_child_subreaper()
+    try:
+        return _exec_process(opts)
+    finally:
+        if not was_subreaper:  # a library caller gets its process back as it was
+            set_child_subreaper(False)
+
+
+def _exec_process(opts: ExecOptions) -> int:
     from pallet.linux import ns
     from pallet.runtime import execstub
     from pallet.runtime.process.init import JOIN_ORDER
@@ -131,9 +143,7 @@ def exec_process(opts: ExecOptions) -> int:
     console_fd = None
     if proc.terminal:
         if opts.console_socket:
-            from pallet.runtime.create import _connect
-
-            console_fd = par.high_fd(_connect(opts.console_socket), minimum)
+            console_fd = par.high_fd(par.connect_console(opts.console_socket), minimum)
         elif not opts.detach:
             import _socket
 
@@ -166,10 +176,20 @@ def exec_process(opts: ExecOptions) -> int:
 
             manager_from_json(cs.cgroup).add_pid(middle)
         sync.send(sock, sync.Go())
-        final = sync.expect(sock, sync.ExecPid).pid
-        os.waitpid(middle, 0)
-        middle = None
-        sync.expect(sock, sync.Ready)
+        # The middle's ExecPid and the final's Ready share the socket: either may come first.
+        ready = False
+        while final is None or not ready:
+            msg = sync.recv(sock)
+            if isinstance(msg, sync.ExecPid):
+                final = msg.pid
+                os.waitpid(middle, 0)
+                middle = None
+            elif isinstance(msg, sync.Ready):
+                ready = True
+            elif isinstance(msg, sync.ChildError):
+                raise sync.ProtocolError(msg.message)
+            else:
+                raise sync.ProtocolError(f"unexpected {type(msg).__name__ if msg else 'EOF'} from the exec'd process")
     except sync.ProtocolError as exc:
         _reap(middle, final)
         raise par.ContainerError(f"exec {opts.id}: {exc}") from None
@@ -239,7 +259,7 @@ def _middle(sock, init_pid: int, join, proc: Process, program, stub_fd, console_
         sync.send(sock, sync.ExecPid(pid=pid))
         os._exit(0)
     except BaseException as exc:
-        init_mod._fail(sock, exc)
+        init_mod.fail(sock, exc)
 
 
 def _final(sock, root_fd: int, proc: Process, program, stub_fd, console_fd, preserve_fds: int) -> None:
@@ -258,7 +278,7 @@ def _final(sock, root_fd: int, proc: Process, program, stub_fd, console_fd, pres
         sync.send(sock, sync.Ready())
         sock.close()
     except BaseException as exc:
-        init_mod._fail(sock, exc)
+        init_mod.fail(sock, exc)
     try:
         init_mod.exec_process(proc, exe, env, stub_fd, preserve_fds)
     except BaseException as exc:

@@ -18,11 +18,20 @@ FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
 
 
 def run(opts: CreateOptions, *, detach: bool = False) -> int:
-    from pallet.linux.prctl import set_child_subreaper
+    from pallet.linux.prctl import get_child_subreaper, set_child_subreaper
 
+    was_subreaper = get_child_subreaper()
+    try:
+        return _run(opts, detach)
+    finally:
+        if not was_subreaper:  # a library caller gets its process back as it was
+            set_child_subreaper(False)
+
+
+def _run(opts: CreateOptions, detach: bool) -> int:
     console = None
     if not detach:
-        set_child_subreaper(True)
+        opts = opts.replace(subreaper=True)
         if opts.console_socket is None and _needs_console(opts):
             import _socket
 
@@ -48,10 +57,15 @@ def run(opts: CreateOptions, *, detach: bool = False) -> int:
         raise
     if detach:
         return 0
+    from pallet.runtime.trace import mark
+
+    mark("started")
     status = _wait(cs.pid, master)
+    mark("container exited")
     from pallet.runtime.delete import destroy
 
     destroy(opts.root, cs, st.STOPPED)
+    mark("destroyed")
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code
 
@@ -72,18 +86,20 @@ def _wait(pid: int, master: int | None) -> int:
         except ProcessLookupError:
             pass
 
-    for sig in FORWARDED:
-        _signal.signal(sig, forward)
-    if master is not None:
-        from pallet.runtime.tty_proxy import proxy
+    saved = {sig: _signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        if master is not None:
+            from pallet.runtime.tty_proxy import proxy
 
-        proxy(master, pid)
-    while True:
-        try:
-            wpid, status = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            return 0
-        if wpid == pid:
-            return status
+            proxy(master, pid)
+        # Only our container's process: a library caller may have children of its own.
+        while True:
+            try:
+                return os.waitpid(pid, 0)[1]
+            except InterruptedError:
+                continue
+            except ChildProcessError:  # reaped elsewhere: the exit status is lost
+                return 0
+    finally:
+        for sig, handler in saved.items():  # a library caller gets its own handlers back
+            _signal.signal(sig, handler)

@@ -134,9 +134,7 @@ def _frozen_cgroup(st: ContainerState) -> bool:
     try:
         from pallet.cgroups import manager_from_json
 
-        mgr = manager_from_json(st.cgroup)
-        probe = getattr(mgr, "frozen", None) or getattr(mgr, "is_frozen", None)
-        return bool(probe()) if callable(probe) else bool(probe)
+        return bool(manager_from_json(st.cgroup).is_frozen())
     except Exception:  # a status read must not fail because the cgroup is gone
         return False
 

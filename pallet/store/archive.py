@@ -89,15 +89,47 @@ class Archive:
         self._cleanup = cleanup
         self.fd = os.open(path, os.O_RDONLY)
         self.members: dict[str, tuple[int, int]] = {}
+        links: dict[str, str] = {}
         try:
             with tarfile.open(path, "r:") as tf:
                 for ti in tf:
+                    name = _clean(ti.name)
                     if ti.isreg():
-                        name = _clean(ti.name)
                         self.members[name] = (ti.offset_data, ti.size)
+                    elif ti.issym() or ti.islnk():
+                        links[name] = ti.linkname
         except tarfile.TarError as exc:
             self.close()
             raise InvalidArgument(f"invalid archive: not a tar file ({exc})") from None
+        # Docker 20.10 stores a layer shared by several saved images once and points the
+        # others at it: `<id>/layer.tar -> ../<other id>/layer.tar`. Resolve such links
+        # inside the archive (never outside it).
+        for name, target in links.items():
+            hops, cur, tgt = 0, name, target
+            while hops < 8:
+                if tgt.startswith("/"):
+                    break
+                parts = (cur.rpartition("/")[0] + "/" + tgt).split("/") if not tgt.startswith("/") else []
+                out: list[str] = []
+                for part in parts:
+                    if part in ("", "."):
+                        continue
+                    if part == "..":
+                        if not out:
+                            out = None
+                            break
+                        out.pop()
+                    else:
+                        out.append(part)
+                if out is None:
+                    break
+                resolved = "/".join(out)
+                if resolved in self.members:
+                    self.members[name] = self.members[resolved]
+                    break
+                if resolved not in links:
+                    break
+                cur, tgt, hops = resolved, links[resolved], hops + 1
 
     def close(self):
         if self.fd >= 0:
@@ -121,7 +153,9 @@ class Archive:
             off, size = self.members[_clean(name)]
         except KeyError:
             raise NotFound(f"invalid archive: {name} is missing") from None
-        return io.BufferedReader(_Section(self.fd, off, size), 1 << 20)
+        r = io.BufferedReader(_Section(self.fd, off, size), 1 << 20)
+        r.pallet_section = (self.fd, off, size)  # lets layer.apply_tar read it in place
+        return r
 
     def size(self, name: str) -> int:
         return self.members[_clean(name)][1]

@@ -41,9 +41,20 @@ from dataclasses import dataclass, field
 
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
 from pallet.oci import digest as _digest
-from pallet.store import layer as _layer
 
 PAGE_LIMIT = 4096 - 1
+
+
+class _LazyLayer:
+    """pallet.store.layer imported on first use: listing images must not pay for tar machinery."""
+
+    def __getattr__(self, name):
+        from pallet.store import layer
+
+        return getattr(layer, name)
+
+
+_layer = _LazyLayer()
 MAX_LOWER = 500  # overlayfs' own limit on the lower stack
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -329,8 +340,11 @@ def plan_overlay(lowers_abs: list[str], lowers_rel: list[str], upper: str, work:
 
 def mount_spec(spec: MountSpec, target: str, flags: int = 0) -> None:
     """Execute a MountSpec (chdir for relative lowerdirs; restore the cwd)."""
-    from pallet.linux.mount import mount
+    from pallet.linux.mount import MS_BIND, MS_REC, mount
 
+    if spec.type == "bind":
+        mount(spec.source, target, None, flags | MS_BIND | (MS_REC if "rbind" in spec.options else 0), None)
+        return
     old = os.open(".", os.O_RDONLY | os.O_DIRECTORY) if spec.cwd else -1
     try:
         if spec.cwd:
@@ -413,3 +427,157 @@ def open_snapshotter(root: str, driver: str = "overlay"):
     except KeyError:
         raise InvalidArgument(f"unknown storage driver {driver!r}: expected one of {', '.join(sorted(DRIVERS))}") from None
     return cls(os.path.join(root, cls.driver))
+
+
+class VfsSnapshotter(OverlaySnapshotter):
+    """Full copies, for filesystems overlayfs can't sit on. Same layout and protocol as overlay,
+    but each `layers/<chain>/diff` holds the whole tree at that chain, and a container's
+    snapshot is a copy too, mounted with a bind mount.
+
+    A layer is applied by extracting it alone (the guarded fast path) into a temp dir, then
+    merging that onto a copy of its parent: whiteouts delete, opaque dirs are emptied first,
+    every path resolved inside the copy by the kernel (openat2 RESOLVE_IN_ROOT), so a parent
+    layer's symlink can't lead a write outside.
+    """
+
+    driver = "vfs"
+
+    def add_layer(self, chain_id, parent, src, *, size=None, compression=None, blob_writer=None,
+                  what: str = "layer", expected_diff_id: str = "", split: bool = True,
+                  blob_only_if_compressed: bool = False) -> _layer.Applied:
+        if parent and not self.has_layer(parent):
+            raise NotFound(f"{what}: parent layer {parent} is not in the store")
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        os.mkdir(stage, 0o700)
+        try:
+            split_path = os.path.join(stage, "tar-split") if split else ""
+            only = os.path.join(stage, "layer")
+            applied = _layer.apply_tar(src, only, size=size, compression=compression, blob_writer=blob_writer,
+                                       what=what, expected_diff_id=expected_diff_id, split_path=split_path,
+                                       blob_only_if_compressed=blob_only_if_compressed)
+            diff = os.path.join(stage, "diff")
+            if parent:
+                _copy_tree(self.diff_dir(parent), diff)
+            else:
+                os.mkdir(diff, 0o755)
+            merge_layer(only, diff)
+            shutil.rmtree(only, ignore_errors=True)
+            if split_path and not applied.split_ok:
+                os.unlink(split_path)
+            if chain_id is None:
+                chain_id = chain_of(parent, applied.diff_id)
+            self._finish_stage(stage, chain_id, parent)
+            return applied
+        finally:
+            if os.path.exists(stage):
+                shutil.rmtree(stage, ignore_errors=True)
+
+    def layer_dirs(self, chain_id: str) -> list[str]:
+        # the top dir alone is the whole tree
+        return [self.diff_dir(chain_id)] if chain_id else []
+
+    def prepare(self, key: str, parent_chain_id: str, *, size: int | None = None) -> list[MountSpec]:
+        if size is not None:
+            raise Unavailable("--storage-opt size is not supported by the vfs storage driver")
+        path = self._active(key)
+        if os.path.exists(path):
+            raise AlreadyExists(f"snapshot {key} exists already")
+        stage = path + f".stage-{secrets.token_hex(4)}"
+        os.makedirs(stage)
+        if parent_chain_id:
+            _copy_tree(self.diff_dir(parent_chain_id), os.path.join(stage, "fs"))
+        else:
+            os.mkdir(os.path.join(stage, "fs"), 0o755)
+        _write(os.path.join(stage, "parent"), parent_chain_id)
+        os.rename(stage, path)
+        return self.mounts(key)
+
+    def mounts(self, key: str) -> list[MountSpec]:
+        path = self._active(key)
+        if not os.path.isdir(path):
+            raise NotFound(f"snapshot {key} not found")
+        return [MountSpec("bind", os.path.join(path, "fs"), ("rbind", "rw"))]
+
+    def upper_dir(self, key: str) -> str:
+        raise Unavailable("the vfs storage driver keeps no separate changes: commit and diff need overlay")
+
+    def usage(self, key_or_chain: str) -> Usage:
+        if _digest.is_digest(key_or_chain) and self.has_layer(key_or_chain):
+            return dir_usage(self.diff_dir(key_or_chain))
+        return dir_usage(os.path.join(self._active(key_or_chain), "fs"))
+
+
+def _copy_tree(src: str, dst: str) -> None:
+    import subprocess
+
+    r = subprocess.run(["cp", "-a", "--reflink=auto", src, dst], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise PalletError(f"copying {src} failed: {r.stderr.strip()}")
+
+
+def _remove_at(dfd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dfd)
+    else:
+        os.unlink(name, dir_fd=dfd)
+
+
+def merge_layer(layer_dir: str, root: str) -> None:
+    """Apply an overlay-format layer dir onto a full tree at `root` (moves files out of layer_dir)."""
+    from pallet.linux.openat2 import open_in_root
+
+    rootfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for dirpath, dirnames, filenames in os.walk(layer_dir):
+            rel = os.path.relpath(dirpath, layer_dir)
+            dfd = open_in_root(rootfd, "." if rel == "." else rel, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if rel != "." and _layer.is_opaque(dirpath):
+                    for name in os.listdir(dfd):
+                        _remove_at(dfd, name)
+                for name in dirnames:
+                    sp = os.path.join(dirpath, name)
+                    st = os.lstat(sp)
+                    try:
+                        dst = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        dst = None
+                    if dst is not None and not stat.S_ISDIR(dst.st_mode):
+                        _remove_at(dfd, name)
+                        dst = None
+                    if dst is None:
+                        os.mkdir(name, 0o700, dir_fd=dfd)
+                    os.chown(name, st.st_uid, st.st_gid, dir_fd=dfd, follow_symlinks=False)
+                    os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dfd)
+                for name in filenames:
+                    sp = os.path.join(dirpath, name)
+                    st = os.lstat(sp)
+                    _remove_at(dfd, name)
+                    if _layer.is_whiteout(st):
+                        continue
+                    os.rename(sp, name, dst_dir_fd=dfd)
+            finally:
+                os.close(dfd)
+        # directory times and xattrs last (children changed the mtimes)
+        for dirpath, dirnames, _ in os.walk(layer_dir, topdown=False):
+            for name in dirnames:
+                sp = os.path.join(dirpath, name)
+                rel = os.path.relpath(sp, layer_dir)
+                st = os.lstat(sp)
+                fd = open_in_root(rootfd, rel, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    for x in os.listxattr(sp, follow_symlinks=False):
+                        if not x.startswith("trusted.overlay."):
+                            os.setxattr(fd, x, os.getxattr(sp, x, follow_symlinks=False))
+                    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+                finally:
+                    os.close(fd)
+    finally:
+        os.close(rootfd)
+
+
+DRIVERS["vfs"] = VfsSnapshotter

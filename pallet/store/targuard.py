@@ -96,26 +96,29 @@ class SplitRecorder:
 
         self._out = out
         self._z = zlib.compressobj(1)
-        self._raw = bytearray()
+        self._buf = bytearray()   # encoded records not yet compressed
+        self._raw = bytearray()   # raw bytes of the record being built
 
     def raw(self, data) -> None:
         self._raw += data
-        if len(self._raw) >= 1 << 20:
-            self._flush_raw()
 
     def file(self, path: str, size: int) -> None:
-        self._flush_raw()
+        self._end_raw()
         p = path.encode("utf-8", "surrogateescape")
-        self._out.write(self._z.compress(b"F" + size.to_bytes(8, "little") + len(p).to_bytes(4, "little") + p))
+        self._buf += b"F" + size.to_bytes(8, "little") + len(p).to_bytes(4, "little") + p
+        if len(self._buf) >= 1 << 20:
+            self._out.write(self._z.compress(bytes(self._buf)))
+            self._buf.clear()
 
-    def _flush_raw(self) -> None:
+    def _end_raw(self) -> None:
         if self._raw:
-            self._out.write(self._z.compress(b"R" + len(self._raw).to_bytes(8, "little") + bytes(self._raw)))
+            self._buf += b"R" + len(self._raw).to_bytes(8, "little") + self._raw
             self._raw.clear()
 
     def close(self) -> None:
-        self._flush_raw()
-        self._out.write(self._z.flush())
+        self._end_raw()
+        self._out.write(self._z.compress(bytes(self._buf)) + self._z.flush())
+        self._buf.clear()
 
 
 def read_split(f):
@@ -196,11 +199,10 @@ class TarGuard:
                 k = min(self._skip, n - pos)
                 piece = mv[pos:pos + k]
                 out.append(piece)
-                if self._rec_out is not None:
-                    d = min(self._data_left, k)
-                    self._data_left -= d
-                    if d < k:
-                        self._rec_out.raw(piece[d:])
+                d = min(self._data_left, k)
+                self._data_left -= d
+                if d < k and self._rec_out is not None:
+                    self._rec_out.raw(piece[d:])
                 pos += k
                 self._skip -= k
                 continue
@@ -289,12 +291,13 @@ class TarGuard:
         fwd = bytes(self._held) + block
         self._held.clear()
         self._skip = padded
+        if kind == "f" and size:
+            self._data_left = size
         if self._rec_out is not None:
             self._rec_out.raw(fwd)
             if kind == "f" and size:
                 path = normalize(name, name)
                 self._rec_out.file(path, size)
-                self._data_left = size
                 self._has_data.add(path)
         return fwd
 

@@ -129,3 +129,8 @@ def test_large_device_rule_set_loads(mgr):
     rules = [{"allow": True, "type": "c", "major": 200 + i // 100, "minor": i % 100, "access": "rw"} for i in range(400)]
     mgr.apply({"devices": rules})
     assert len(v2_devices.attached(mgr.dir_)) == 1
+
+
+def test_unknown_huge_page_size_names_the_field(mgr):
+    with pytest.raises(Unavailable, match=r"hugepageLimits\[0\].pageSize: 4MB is not a huge page size of this host \(1GB, 2MB\)"):
+        mgr.apply({"hugepageLimits": [{"pageSize": "4MB", "limit": 0}]})

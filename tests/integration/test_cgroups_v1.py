@@ -38,6 +38,8 @@ def test_layout(mgr, cgroup_path):
     assert os.path.isdir(f"/sys/fs/cgroup/memory{cgroup_path}/c")
     assert os.path.isdir(f"/sys/fs/cgroup/unified{cgroup_path}/c")
     assert os.path.isdir(f"/sys/fs/cgroup/systemd{cgroup_path}/c")
+    # hybrid: no controller enabled on the cgroup2 mount until a limit needs it (as runc)
+    assert open(f"/sys/fs/cgroup/unified{cgroup_path}/cgroup.subtree_control").read().split() == []
 
 
 def test_pid_joins_every_hierarchy(mgr, cgroup_path):
@@ -266,3 +268,39 @@ def test_cpu_burst_and_idle(mgr, cgroup_path):
     d = f"/sys/fs/cgroup/cpu{cgroup_path}/c"
     assert open(f"{d}/cpu.cfs_burst_us").read().strip() == "1000"
     assert open(f"{d}/cpu.idle").read().strip() == "1"
+
+
+def _wait_oom(watcher, seconds: float = 15) -> int:
+    deadline, n = time.monotonic() + seconds, 0
+    while not n and time.monotonic() < deadline:
+        n = watcher.wait(0.5)
+    return n
+
+
+def test_oom_watcher_sees_an_oom_kill(mgr):
+    mgr.apply({"memory": {"limit": 32 * MiB, "swap": 32 * MiB}})
+    watcher = mgr.oom_watcher()
+    try:
+        p = start_in(mgr, ["busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"])
+        p.communicate(timeout=30)
+        assert _wait_oom(watcher) >= 1
+    finally:
+        watcher.close()
+
+
+def test_oom_watcher_sees_oom_with_killer_disabled(mgr):
+    mgr.apply({"memory": {"limit": 32 * MiB, "swap": 32 * MiB, "disableOOMKiller": True}})
+    watcher = mgr.oom_watcher()
+    p = start_in(mgr, ["busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"])
+    try:
+        assert _wait_oom(watcher) >= 1
+        assert p.poll() is None              # not killed: it waits in the OOM
+        assert mgr.stats().memory.under_oom
+    finally:
+        watcher.close()
+        stop(p)
+
+
+def test_unified_raw_keys_on_the_hybrid_mount(mgr, cgroup_path):
+    mgr.apply({"unified": {"hugetlb.2MB.max": str(2 * MiB)}})
+    assert open(f"/sys/fs/cgroup/unified{cgroup_path}/c/hugetlb.2MB.max").read().strip() == str(2 * MiB)

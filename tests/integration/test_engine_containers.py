@@ -239,3 +239,29 @@ def test_overlay_rootfs_and_graphdriver(pl):
     pl.ok("rm", "-f", cid)
     assert not os.path.exists(gd["Data"]["UpperDir"])
     assert not os.path.exists(gd["Data"]["MergedDir"])
+
+
+@pytest.mark.parametrize("runtime", ["runc", "pallet"])
+def test_both_runtimes_full_lifecycle(pl, runtime):
+    out = pl.ok("run", "--rm", "--runtime", runtime, *pl.image, "sh", "-c", "echo fg-$(hostname | wc -c)")
+    assert out == "fg-13\n"
+    cid = pl.run_d("--runtime", runtime, "--name", f"rt-{runtime}", "--", "sh", "-c", "echo up; sleep 100")
+    assert pl.inspect(cid)["HostConfig"]["Runtime"] == runtime
+    assert pl.ok("exec", cid, "echo", "exec-ok") == "exec-ok\n"
+    pl.ok("pause", cid)
+    pl.ok("unpause", cid)
+    pl.ok("stop", "-t", "1", cid)
+    assert pl.ok("logs", cid) == "up\n"
+    assert pl.inspect(cid)["State"]["ExitCode"] == 137
+    pl.ok("rm", cid)
+
+
+def test_ps_filters_and_container_group(pl):
+    a = pl.run_d("--name", "fa", "--label", "tier=web", "--", "sleep", "100")
+    b = pl.ok("create", "--name", "fb", *pl.image, "true").strip()
+    assert pl.ok("ps", "-q", "--filter", "label=tier=web") == a[:12] + "\n"
+    assert pl.ok("ps", "-aq", "--filter", "status=created") == b[:12] + "\n"
+    assert pl.ok("ps", "-aq", "--filter", "name=fb") == b[:12] + "\n"
+    assert sorted(pl.ok("container", "ls", "-aq").split()) == sorted([a[:12], b[:12]])
+    assert pl.ok("container", "inspect", "-f", "{{.Name}}", "fa") == "/fa\n"
+    assert pl("container", "bogus").returncode == 125

@@ -173,3 +173,57 @@ def test_save_several_images_in_one_tar(pallet_dirs, rootfs, tmp_path):
     r = pallet(pallet_dirs, "load", "-i", out, root=other)
     assert r.out == "Loaded image: one:1\nLoaded image: two:2\n"
     assert store_is_clean(other) == []
+
+
+def test_vfs_driver_same_tree(pallet_dirs, app_archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("PALLET_STORAGE_DRIVER", "vfs")
+    pallet(pallet_dirs, "load", "-i", app_archive)
+    assert (pallet_dirs["root"] / "vfs" / "layers").is_dir()
+    with Mounted(pallet_dirs, "app:v1", "c1", tmp_path / "m") as m:
+        check_app_tree(m)
+    # save from vfs rebuilds the exact layers: same image id elsewhere
+    out = tmp_path / "s.tar"
+    pallet(pallet_dirs, "save", "-o", out, "app:v1")
+    monkeypatch.delenv("PALLET_STORAGE_DRIVER")
+    r2 = tmp_path / "r2"
+    pallet(pallet_dirs, "load", "-i", out, root=r2)
+    assert pallet(pallet_dirs, "images", "-q", root=r2).out == pallet(pallet_dirs, "images", "-q").out
+
+
+def test_shared_layer_symlinks_in_docker_archive(pallet_dirs, rootfs, tmp_path):
+    """Docker 20.10 stores a shared layer once; other images' layer.tar are symlinks to it.
+    A link pointing outside the archive is not followed."""
+    import io
+    import json as _json
+
+    base = dir_tar(rootfs)
+    top = layer_tar([{"name": "top", "data": b"t"}])
+
+    def build(path, link_target):
+        cfg1 = _json.dumps({"os": "linux", "architecture": "amd64", "config": {}, "rootfs": {"type": "layers", "diff_ids": [sha(base)]}}).encode()
+        cfg2 = _json.dumps({"os": "linux", "architecture": "amd64", "config": {}, "rootfs": {"type": "layers", "diff_ids": [sha(base), sha(top)]}}).encode()
+        with tarfile.open(path, "w") as tf:
+            def add(name, data=None, link=None):
+                ti = tarfile.TarInfo(name)
+                if link:
+                    ti.type, ti.linkname = tarfile.SYMTYPE, link
+                    tf.addfile(ti)
+                else:
+                    ti.size = len(data)
+                    tf.addfile(ti, io.BytesIO(data))
+            add("aaa/layer.tar", base)
+            add("bbb/layer.tar", link=link_target)
+            add("ccc/layer.tar", top)
+            add("c1.json", cfg1)
+            add("c2.json", cfg2)
+            add("manifest.json", _json.dumps([{"Config": "c1.json", "RepoTags": ["s:base"], "Layers": ["aaa/layer.tar"]},
+                                               {"Config": "c2.json", "RepoTags": ["s:app"], "Layers": ["bbb/layer.tar", "ccc/layer.tar"]}]).encode())
+
+    good = tmp_path / "good.tar"
+    build(good, "../aaa/layer.tar")
+    r = pallet(pallet_dirs, "load", "-i", good)
+    assert r.out == "Loaded image: s:base\nLoaded image: s:app\n"
+    bad = tmp_path / "bad.tar"
+    build(bad, "../../../../etc/passwd")
+    r = pallet(pallet_dirs, "load", "-i", bad, root=tmp_path / "r2", check=False)
+    assert r.returncode == 1 and "lacks layers" in r.err and r.err.count("\n") == 1

@@ -267,3 +267,56 @@ def test_apparmor_profile_on_a_host_without_apparmor(rt, bundle):
     write_config(bundle, ["true"], lambda c: c["process"].update(apparmorProfile="docker-default"))
     r = rt("run", "-b", str(bundle), unique())
     assert r.returncode == 1 and "AppArmor is not enabled" in r.stderr
+
+
+def _in_pty(argv: list[str], keys: bytes, timeout: float = 10.0) -> tuple[bytes, int]:
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = b""
+    sent = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+        if not sent and b"# " in out:
+            os.write(fd, keys)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out, os.waitstatus_to_exitcode(status)
+
+
+def test_foreground_run_and_exec_with_a_terminal(rt, bundle):
+    cid = unique()
+    write_config(bundle, ["sh"], terminal=True)
+    rt.created.append(cid)
+    out, code = _in_pty([PALLET_RUNTIME, "--root", str(rt.root), "run", "-b", str(bundle), cid],
+                        b"tty; echo $((6*7)); exit 4\n")
+    assert code == 4 and b"/dev/pts/0" in out and b"42" in out, out
+    cid = running(rt, bundle)
+    out, code = _in_pty([PALLET_RUNTIME, "--root", str(rt.root), "exec", "-t", cid, "sh"], b"tty; exit 3\n")
+    assert code == 3 and b"/dev/pts/" in out, out
+
+
+def test_exec_no_new_privs_and_join_pid_namespace_by_path(rt, bundle):
+    cid = running(rt, bundle, mutate=lambda c: c["process"].update(noNewPrivileges=False))
+    assert rt.ok("exec", cid, "grep", "NoNewPrivs", "/proc/self/status").stdout.split()[1] == "0"
+    assert rt.ok("exec", "--no-new-privs", cid, "grep", "NoNewPrivs", "/proc/self/status").stdout.split()[1] == "1"
+    # a second container joining the first one's pid namespace sees its processes
+    pid = rt.state(cid)["pid"]
+
+    def join(c):
+        c["linux"]["namespaces"] = [n if n["type"] != "pid" else {"type": "pid", "path": f"/proc/{pid}/ns/pid"}
+                                    for n in c["linux"]["namespaces"]]
+    r = run_probe(rt, bundle, "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$", join)
+    assert r.returncode == 0, r.stderr
+    first, me = r.stdout.split("\n")[:2]
+    assert first.strip() == "sleep 60" and int(me) > 1

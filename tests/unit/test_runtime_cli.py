@@ -108,3 +108,28 @@ def test_help_and_unknown_command(capsys):
     assert "create" in capsys.readouterr().out
     assert cli.main(["frobnicate"]) == 1
     assert "no such command" in capsys.readouterr().err
+
+
+def test_log_file_json_and_text(tmp_path, capsys):
+    log = tmp_path / "log.json"
+    assert cli.main(["--log", str(log), "--log-format", "json", "--root", str(tmp_path), "state", "nope"]) == 1
+    import json
+
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and entry["msg"] == "container nope does not exist" and "time" in entry
+    assert "container nope does not exist" in capsys.readouterr().err
+    text = tmp_path / "log.txt"
+    assert cli.main(["--log", str(text), "--root", str(tmp_path), "kill", "nope", "SIGBOGUS"]) == 1
+    assert 'level=error msg="unknown signal' in text.read_text()
+
+
+def test_library_api_surface():
+    from pallet.runtime import api
+
+    for name in ("create", "start", "state", "kill", "delete", "exec_process", "run", "list_containers", "pids",
+                 "CreateOptions", "ExecOptions", "ContainerError", "default_spec"):
+        assert hasattr(api, name), name
+    opts = api.CreateOptions(root="/r", id="c1", bundle="/b", stdio=(0, 1, 2))
+    assert opts.replace(id="c2").id == "c2"
+    with pytest.raises(InvalidArgument, match="invalid container id"):
+        api.CreateOptions(root="/r", id="../x", bundle="/b")

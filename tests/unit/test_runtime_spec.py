@@ -89,3 +89,9 @@ def test_json_helpers():
         loads("{")
     with pytest.raises(ValueError):
         loads("{} x")
+
+
+def test_rootless_spec_is_valid():
+    spec = Spec.from_json(default_spec(rootless=True))
+    assert spec.linux.namespace("user") is not None and spec.linux.namespace("network") is None
+    assert spec.linux.uid_mappings[0].size == 1 and spec.linux.resources is None

@@ -16,7 +16,18 @@ def plan(res: LinuxResources) -> Plan:
     return [(f"hugetlb.{h.page_size}.limit_in_bytes", str(h.limit)) for h in res.hugepage_limits or ()]
 
 
+def check_sizes(res: LinuxResources, available: list[str]) -> None:
+    """A page size the host lacks is named as the spec's field, not a missing file."""
+    from pallet.errors import Unavailable
+
+    for i, h in enumerate(res.hugepage_limits or ()):
+        if h.page_size not in available:
+            raise Unavailable(f"linux.resources.hugepageLimits[{i}].pageSize: {h.page_size} is not a huge "
+                              f"page size of this host ({', '.join(available) or 'none'})")
+
+
 def apply(res: LinuxResources, dir: str) -> list[str]:
+    check_sizes(res, sizes(dir))
     fs.write_plan(dir, plan(res))
     return []
 

@@ -1,9 +1,15 @@
 """The manager of a v1 host, and of a hybrid one (v1 plus a cgroup2 mount).
 
 One dir per mounted v1 hierarchy (named ones like name=systemd too, as
-runc joins them), plus, on a hybrid host, one on the cgroup2 mount: the
-controllers it owns (here hugetlb) are set there, and its cgroup.kill
-kills the whole container in one write.
+runc joins them), plus, on a hybrid host, one on the cgroup2 mount: its
+cgroup.kill kills the whole container in one write, and the controllers
+it owns (here hugetlb) are set there when the spec asks for them.
+
+Controllers on the cgroup2 mount are enabled (subtree_control, root to
+parent) only when a resource needs one, not at create as on a v2 host:
+runc doesn't enable them in hybrid mode either, and a controller enabled
+there can't be mounted as a v1 hierarchy any more (crun on this host
+needs hugetlb as v1: MACHINE-FACTS).
 """
 
 from __future__ import annotations
@@ -81,9 +87,6 @@ class V1Manager:
                 for d in hierarchy.levels(mountpoint, self.path):
                     controller("cpuset").inherit(d)
         if self.unified:
-            from pallet.cgroups.v2.manager import enable_controllers
-
-            enable_controllers(self.unified, self.path)
             hierarchy.make_levels(self.unified, self.path)
 
     def add_pid(self, pid: int) -> None:
@@ -98,10 +101,12 @@ class V1Manager:
         # First decide where each controller's plan goes, so a resource the
         # host lacks fails before anything is written.
         steps = []
+        unified_needs: list[str] = []
         for name in CONTROLLER_ORDER:
             module, d = controller(name), self.dir(name)
-            if d is None and name in ON_UNIFIED and name in on_unified and self.unified_dir:
+            if d is None and name in ON_UNIFIED and name in on_unified and self.unified_dir and module.plan(res):
                 module, d = controller(name, "v2"), self.unified_dir
+                unified_needs.append(name)
             if d is None:
                 if module.plan(res):
                     msg = f"linux.resources: the {name} controller is not mounted on this host"
@@ -114,6 +119,12 @@ class V1Manager:
             steps.append((name, module, d))
         if res.unified and not self.unified_dir:
             raise InvalidArgument("linux.resources.unified: this host has no cgroup v2 mount")
+        # raw keys of a controller the cgroup2 mount owns need it enabled too
+        unified_needs += sorted({key.split(".")[0] for key, _ in res.unified or ()} & on_unified - set(unified_needs))
+        if unified_needs:
+            from pallet.cgroups.v2.manager import enable_controllers
+
+            enable_controllers(self.unified, self.path, only=unified_needs)
         for name, module, d in steps:
             if name == "devices":
                 warnings += module.apply(res, d, defaults=default_devices)
@@ -213,6 +224,18 @@ class V1Manager:
             blkio=blkio.stats(blk_dir) if blk_dir else Stats().blkio,
             hugetlb=huge, **kwargs,
         )
+
+    def oom_watcher(self):
+        """Events of the memory cgroup's OOMs (see oom.py)."""
+        from pallet.cgroups.oom import CounterWatcher, EventfdWatcher
+
+        d = self.dir("memory")
+        if d is None:
+            return CounterWatcher(lambda: 0)
+        try:
+            return EventfdWatcher(d)
+        except Exception:  # no cgroup.event_control (or it refused): count kills instead
+            return CounterWatcher(self.oom_kill_count)
 
     def oom_kill_count(self) -> int:
         d = self.dir("memory")

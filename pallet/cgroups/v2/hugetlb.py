@@ -17,6 +17,9 @@ def plan(res: LinuxResources) -> Plan:
 
 
 def apply(res: LinuxResources, dir: str) -> list[str]:
+    from pallet.cgroups.v1.hugetlb import check_sizes
+
+    check_sizes(res, sizes(dir))
     fs.write_plan(dir, plan(res))
     return []
 

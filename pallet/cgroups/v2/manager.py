@@ -30,8 +30,9 @@ def controller(name: str):
     return __import__(f"pallet.cgroups.v2.{name}", fromlist=["plan"])
 
 
-def enable_controllers(root: str, path: str) -> None:
-    """Enable, in `root` and each ancestor of `path`, what each one offers."""
+def enable_controllers(root: str, path: str, only: list[str] | None = None) -> None:
+    """Enable, in `root` and each ancestor of `path`, what each one offers
+    (or just the controllers in `only`)."""
     parents = [root] + hierarchy.levels(root, path)[:-1]
     for d in parents:
         if not os.path.isdir(d):
@@ -39,7 +40,7 @@ def enable_controllers(root: str, path: str) -> None:
         available = (fs.read_optional(d, "cgroup.controllers") or "").split()
         enabled = set((fs.read_optional(d, "cgroup.subtree_control") or "").split())
         for controller in available:
-            if controller in enabled:
+            if controller in enabled or (only is not None and controller not in only):
                 continue
             try:
                 fs.write(d, "cgroup.subtree_control", f"+{controller}")
@@ -148,6 +149,13 @@ class V2Manager:
             blkio=io.stats(d) if "io" in present else Stats().blkio,
             hugetlb=hugetlb.stats(d) if "hugetlb" in present else {},
         )
+
+    def oom_watcher(self):
+        """Events of the cgroup's OOMs: memory.events `oom` (see oom.py)."""
+        from pallet.cgroups import fs as _fs
+        from pallet.cgroups.oom import CounterWatcher
+
+        return CounterWatcher(lambda: _fs.read_kv(self.dir_, "memory.events").get("oom", 0))
 
     def oom_kill_count(self) -> int:
         return controller("memory").oom_kill_count(self.dir_)

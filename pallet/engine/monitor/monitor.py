@@ -75,11 +75,14 @@ class JsonFileLog:
         lines = buf.split(b"\n")
         rest = lines.pop()
         for line in lines:
+            while len(line) >= 16384:  # Docker cuts lines longer than 16 KiB into several records
+                self._record(stream, line[:16384])
+                line = line[16384:]
             self._record(stream, line + b"\n")
         if final and rest:
             self._record(stream, rest)
             rest = b""
-        while len(rest) >= 16384:  # Docker cuts lines longer than 16 KiB into several records
+        while len(rest) >= 16384:
             self._record(stream, rest[:16384])
             rest = rest[16384:]
         self.partial[stream] = rest

@@ -12,10 +12,11 @@ import sys
 
 from pallet.linux import ns, prctl
 from pallet.linux._libc import strerror
-from pallet.linux.misc import cloexec_from, setdomainname, sethostname
+from pallet.linux.misc import cloexec_from, join_session_keyring, keyctl_setperm, setdomainname, sethostname
 from pallet.oci.runtime_spec import Process, frozen
 from pallet.runtime import capabilities, execstub, rlimits, rootfs, userns
 from pallet.runtime.process import sync
+from pallet.runtime.trace import mark
 
 # Everything the child runs after pivot_root must be imported before: the
 # host's site-packages is gone by then. Optional parts are loaded by
@@ -54,7 +55,7 @@ class InitConfig:
     unshare_flags: int  # new namespaces other than user
     new_userns: bool
     lo_up: bool  # a new net ns: bring lo up
-    wait_go: bool  # a new cgroup ns: wait until the parent placed us in the cgroup
+    new_keyring: bool  # a session keyring of its own (runc's default; --no-new-keyring turns it off)
 
 
 def describe(exc: BaseException) -> str:
@@ -69,7 +70,7 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _fail(sock, exc: BaseException) -> None:
+def fail(sock, exc: BaseException) -> None:
     try:
         sync.send(sock, sync.ChildError(message=describe(exc)))
     except BaseException:
@@ -80,14 +81,58 @@ def _fail(sock, exc: BaseException) -> None:
 # ---------------------------------------------------------------- stage 1
 
 
+def namespace_plan(spec) -> tuple[tuple, int, bool]:
+    """(namespaces to join by path, CLONE_NEW* flags to unshare, new user ns?) in JOIN_ORDER."""
+    join = []
+    flags = 0
+    new_userns = False
+    by_type = {n.type: n for n in spec.linux.namespaces}
+    for kind in JOIN_ORDER:
+        n = by_type.get(kind)
+        if n is None:
+            continue
+        flag, _ = ns.NAMESPACES[kind]
+        if n.path:
+            join.append((kind, flag, n.path))
+        elif kind == "user":
+            new_userns = True
+        else:
+            flags |= flag
+    return tuple(join), flags, new_userns
+
+
+def start_child(start) -> None:
+    """Stage 1's first steps, right after fork: the parent meanwhile makes the cgroup."""
+    from pallet.runtime.process.parent import high_fd
+
+    try:
+        spec = start.spec
+        preload(spec)
+        join, unshare_flags, new_userns = namespace_plan(spec)
+        in_userns = new_userns or any(k == "user" for k, _, _ in join)
+        plan = rootfs.plan(spec, start.bundle, no_pivot=start.no_pivot, in_userns=in_userns)
+        minimum = 3 + start.preserve_fds
+        stub_fd = high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
+        cfg = InitConfig(
+            spec=spec, container_id=start.container_id, plan=plan, sock=start.sock,
+            state_dir_fd=start.state_dir_fd, stub_fd=stub_fd, console_fd=start.console_fd,
+            preserve_fds=start.preserve_fds, seccomp_program=start.seccomp_program, join=join,
+            unshare_flags=unshare_flags, new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET),
+            new_keyring=start.new_keyring,
+        )
+    except BaseException as exc:
+        fail(start.sock, exc)
+    stage1(cfg)
+
+
 def stage1(cfg: InitConfig) -> None:
     """Join and create namespaces, then fork stage 2 into them."""
     sock = cfg.sock
     try:
         # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
         prctl.set_dumpable(False)
-        if cfg.wait_go:
-            sync.expect(sock, sync.Go)
+        # Go: the parent is a subreaper if it wants to be, and with a new cgroup ns we are in the cgroup.
+        sync.expect(sock, sync.Go)
         fds = []
         for nstype, flag, path in cfg.join:
             try:
@@ -114,7 +159,7 @@ def stage1(cfg: InitConfig) -> None:
         sync.send(sock, sync.Stage2Pid(pid=pid))
         os._exit(0)
     except BaseException as exc:
-        _fail(sock, exc)
+        fail(sock, exc)
 
 
 # ---------------------------------------------------------------- stage 2
@@ -133,6 +178,15 @@ def stage2(cfg: InitConfig) -> None:
         if cfg.plan is not None:
             # Mount while the parent places us in the cgroup (it imports and writes meanwhile).
             root_fd = rootfs.prepare(cfg.plan)
+            mark("mounts done")
+        if cfg.new_keyring:
+            # The host's session keyring must not be shared with the container (runc does the same).
+            try:
+                serial = join_session_keyring(f"_ses.{cfg.container_id}")
+                keyctl_setperm(serial, 0x3F1B0000)  # runc's: possessor all; user view, read, search, link
+            except OSError as exc:
+                if exc.errno not in (38, 13, 122):  # ENOSYS, EACCES (user ns), EDQUOT: runc goes on too
+                    raise
         setup = sync.expect(sock, sync.Setup)
         state = dict(setup.state)
         if proc.oom_score_adj is not None:
@@ -165,10 +219,11 @@ def stage2(cfg: InitConfig) -> None:
         if proc.terminal:
             setup_console(cfg.console_fd, proc, console_bind=cfg.plan is not None)
         exe, env = prepare_process(proc, cfg.seccomp_program)
+        mark("init set up")
         sync.send(sock, sync.Ready())
         sock.close()
     except BaseException as exc:
-        _fail(sock, exc)
+        fail(sock, exc)
     # From here the parent is gone (create returned): errors go to our stderr.
     try:
         # Not through /proc/self/fd: we are non-dumpable, so that is root's, and we may no longer be.

@@ -11,7 +11,6 @@ import os
 import time
 
 from pallet.errors import PalletError
-from pallet.runtime.process import sync
 
 
 class ContainerError(PalletError):
@@ -79,3 +78,17 @@ def kill_quietly(pid: int | None, sig: int = 9) -> None:
             os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def connect_console(path: str) -> int:
+    """A connected fd to --console-socket (the receiver of the pty master)."""
+    from pallet.errors import InvalidArgument
+    from pallet.linux._libc import strerror
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        s.connect(path)
+    except OSError as exc:
+        s.close()
+        raise InvalidArgument(f"--console-socket {path}: {strerror(exc.errno)}") from None
+    return s.detach()

@@ -6,17 +6,17 @@ One frozen value per message; each travels as one JSON datagram
 message ("exec /bin/nope: no such file or directory"), never "EOF".
 
     parent (pallet-runtime)         stage 1 (fork)                 stage 2 (fork; PID 1 of the container)
-      | fork ------------------------> | non-dumpable
-      | [new cgroup ns only: cgroup    |
-      |  create, add_pid(stage 1)]     |
-      | ---- Go -----------------------> | (waited for only with a new cgroup ns)
+      | fork ------------------------> | non-dumpable; import, plan mounts
+      | subreaper (run); [new cgroup   |
+      |  ns: cgroup add_pid(stage 1)]  |
+      | ---- Go -----------------------> |
       |                                | setns joins; unshare(CLONE_NEWUSER)?
       | <--- NeedIdMaps --------------- |    (only with a new user ns)
       | write uid_map/gid_map          |
       | ---- IdMapsDone --------------> | unshare(the other new ns); fork -> |
       | <--- Stage2Pid(pid) ----------- | _exit(0)                           | mounts, devices (before pivot),
-      | waitpid(stage 1); cgroup create,                                     |   in parallel with the parent
-      | add_pid(stage 2), apply resources                                    |
+      | waitpid(stage 1); [cgroup made and                                   |   in parallel with the parent
+      |  limits written meanwhile] add_pid(stage 2)                          |
       | ---- Setup(state) --------------------------------------------------> |
       | <--- RunHooks ------------------------------------------------------- |    (only with prestart/createRuntime hooks)
       | run prestart, createRuntime hooks                                     |
@@ -91,6 +91,22 @@ class ChildError:
     message: str
 
 
+@frozen
+class ChildStart:
+    """Not a message: what stage 1 inherits across fork (the parent's half of the preparation)."""
+
+    spec: object  # pallet.oci.runtime_spec.Spec
+    container_id: str
+    bundle: str
+    no_pivot: bool
+    sock: object  # stage 1's end of the socketpair
+    state_dir_fd: int
+    console_fd: int | None
+    preserve_fds: int
+    seccomp_program: object | None
+    new_keyring: bool
+
+
 MESSAGES = {cls.__name__: cls for cls in (Go, NeedIdMaps, IdMapsDone, Stage2Pid, Setup, RunHooks, HooksDone, Ready, ExecPid, ChildError)}
 
 
@@ -106,12 +122,19 @@ def send(sock, msg) -> None:
 
 def recv(sock):
     """The next message, or None at EOF."""
+    resets = 0
     while True:
         try:
             data = sock.recv(1 << 20)
             break
         except InterruptedError:
             continue
+        except ConnectionResetError:
+            # The child exited with our last message unread: the kernel reports ECONNRESET once,
+            # before handing over what the child sent last (its ChildError). Read again.
+            resets += 1
+            if resets > 1:
+                return None
     if not data:
         return None
     body = loads(data.decode())

@@ -1,0 +1,287 @@
+"""System use cases: info, df, prune, check (repair what a crashed command left)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import time
+
+from pallet import __version__
+from pallet.engine import containers, volumes
+from pallet.engine.dbconn import write
+from pallet.errors import PalletError
+from pallet.metadata import containers as table
+
+
+def info(env) -> dict:
+    from pallet.cgroups.mode import detect
+    from pallet.engine.runtimes import available
+
+    states = containers.list_states(env)
+    count = {s: sum(1 for c in states if c.status == s) for s in ("running", "paused")}
+    try:
+        from pallet.engine import images
+
+        n_images = len(images.list_images(env.images))
+    except Exception:
+        n_images = 0
+    mode = detect()
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    rts = {name: {"path": path} for name, path in available(env.daemon.runtimes).items()}
+    rts["pallet"] = {"path": "(in process: pallet.runtime library)"}
+    return {
+        "ID": "",
+        "Containers": len(states),
+        "ContainersRunning": count["running"],
+        "ContainersPaused": count["paused"],
+        "ContainersStopped": len(states) - count["running"] - count["paused"],
+        "Images": n_images,
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", _fs_type(env.root)], ["Supports d_type", "true"]],
+        "MemoryLimit": True,
+        "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") or mode == "v2",
+        "CpuCfsPeriod": True,
+        "CpuCfsQuota": True,
+        "CPUShares": True,
+        "CPUSet": True,
+        "PidsLimit": True,
+        "OomKillDisable": mode != "v2",
+        "Debug": False,
+        "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "LoggingDriver": env.daemon.log_driver,
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if mode == "v2" else "1",
+        "CgroupMode": mode,
+        "KernelVersion": platform.release(),
+        "OperatingSystem": _os_name(),
+        "OSType": "linux",
+        "Architecture": platform.machine(),
+        "NCPU": os.cpu_count(),
+        "MemTotal": mem,
+        "DockerRootDir": env.root,
+        "RunRoot": env.runroot,
+        "Name": platform.node(),
+        "ServerVersion": __version__,
+        "Runtimes": rts,
+        "DefaultRuntime": env.runtime_name(),
+        "LiveRestoreEnabled": True,
+        "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
+        "RegistryConfig": {"Mirrors": list(env.daemon.registry_mirrors)},
+        "HttpProxy": env.daemon.proxies.get("http-proxy", ""),
+        "HttpsProxy": env.daemon.proxies.get("https-proxy", ""),
+        "NoProxy": env.daemon.proxies.get("no-proxy", ""),
+        "DefaultUlimits": {u.name: {"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in env.daemon.default_ulimits},
+    }
+
+
+def _fs_type(path: str) -> str:
+    best, fstype = "", "unknown"
+    real = os.path.realpath(path)
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            mp = parts[1]
+            if (real == mp or real.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best):
+                best, fstype = mp, parts[2]
+    return fstype
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def df(env) -> dict:
+    from pallet.engine import usage
+    from pallet.engine.inspect import command_text, status_text
+
+    states = containers.list_states(env)
+    ctr_rows = []
+    for st in states:
+        rw, _virt = usage.container_size(env, st)
+        ctr_rows.append({"ID": st.id, "Name": st.name, "Image": st.config.image, "Size": rw,
+                         "Active": st.status in ("running", "paused"), "Status": st.status,
+                         "Command": command_text(st), "Created": st.row.created, "StatusText": status_text(st),
+                         "LocalVolumes": sum(1 for m in st.config.mounts if m.type == "volume")})
+    img_rows = []
+    try:
+        from pallet.engine import images
+
+        used = {st.config.image_id for st in states}
+        seen: set[str] = set()
+        for s in images.list_images(env.images):
+            if s.id in seen:
+                continue  # one row per image, not per name (Docker counts images)
+            seen.add(s.id)
+            shared = _shared_size(env, s.id)
+            img_rows.append({"ID": s.id, "Repository": s.repository, "Tag": s.tag, "Size": s.size,
+                             "Active": s.id in used, "Containers": sum(1 for st in states if st.config.image_id == s.id),
+                             "Created": s.created_ts, "SharedSize": shared, "UniqueSize": max(s.size - shared, 0)})
+    except Exception:
+        pass
+    vol_rows = []
+    for v in volumes.list_all(env):
+        users = volumes.users(env, v.name)
+        vol_rows.append({"Name": v.name, "Size": volumes.dir_size(os.path.join(env.volumes_dir(), v.name)),
+                         "Active": bool(users), "Links": len(users)})
+    return {"Images": img_rows, "Containers": ctr_rows, "Volumes": vol_rows}
+
+
+def _shared_size(env, image_id: str) -> int:
+    """Docker's SHARED SIZE: the bytes of this image's layers that another image uses too."""
+    from pallet.metadata import images as T
+    from pallet.metadata import layers as L
+
+    rows = T.all_rows(env.db)
+    mine = next((r for r in rows if r.id == image_id), None)
+    if mine is None:
+        return 0
+    others = {c for r in rows if r.id != image_id for c in r.layers}
+    total = 0
+    for c in mine.layers:
+        lr = L.get(env.db, c) if c in others else None
+        total += lr.size if lr else 0
+    return total
+
+
+def prune(env, *, all_images: bool = False, with_volumes: bool = False) -> dict:
+    from pallet.engine import filesystem
+
+    removed, freed = filesystem.prune(env)  # stopped containers, with their writable layers' size
+    vols: list[str] = []
+    if with_volumes:
+        vols, vfreed = volumes.prune(env, all_volumes=all_images)
+        freed += vfreed
+    imgs = []
+    try:
+        from pallet.engine import images
+
+        imgs, ifreed = images.prune(env.images, all=all_images)
+        freed += ifreed
+    except ImportError:
+        pass
+    return {"containers": removed, "volumes": vols, "images": imgs, "freed": freed}
+
+
+def check(env, *, repair: bool = True) -> list[str]:
+    """What a crash can leave, and its repair (podman system check): one line per finding."""
+    found: list[str] = []
+    rows = {r.id: r for r in table.all_rows(env.db)}
+    # 1. records: half-removed containers, running ones whose process and monitor are gone
+    for cid, row in rows.items():
+        if row.status == "removing":
+            found.append(f"container {cid[:12]}: removal was interrupted")
+            if repair:
+                containers.remove(env, cid, force=True, resolved=True)
+        elif row.status in containers.ACTIVE:
+            before = row.status
+            containers.sync_one(env, cid, row)
+            after = table.get(env.db, cid)
+            if after is not None and after.status != before:
+                found.append(f"container {cid[:12]}: was {before}, its process is gone: marked exited")
+                if repair:
+                    from pallet.engine import lifecycle
+
+                    lifecycle.cleanup(env, cid)
+    rows = {r.id: r for r in table.all_rows(env.db)}
+    # 2. directories and mounts of containers that have no record (killed mid-create or mid-rm)
+    cdir = os.path.join(env.root, "containers")
+    for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
+        if name not in rows:
+            found.append(f"container dir {name[:12]}: no record")
+            if repair:
+                _unmount_tree(os.path.join(cdir, name))
+                shutil.rmtree(os.path.join(cdir, name), ignore_errors=True)
+                shutil.rmtree(env.run_dir(name), ignore_errors=True)
+    # 3. rootfs mounted for a container that is not running
+    for cid, row in rows.items():
+        target = os.path.join(env.container_dir(cid), "rootfs")
+        if row.status not in containers.ACTIVE and row.snapshot and os.path.ismount(target):
+            found.append(f"container {cid[:12]}: rootfs still mounted while {row.status}")
+            if repair:
+                _unmount_tree(env.container_dir(cid))
+    # 4. runtime state, cgroups, exit files, locks of unknown containers
+    from pallet.engine.runtimes import open_runtime
+
+    rdir = os.path.join(env.runroot, "runtimes")
+    for rname in os.listdir(rdir) if os.path.isdir(rdir) else []:
+        for cid in os.listdir(os.path.join(rdir, rname)):
+            if cid not in rows or rows[cid].status not in containers.ACTIVE:
+                found.append(f"runtime {rname}: leftover state for {cid[:12]}")
+                if repair:
+                    try:
+                        open_runtime(rname, env.runroot, env.daemon.runtimes).delete(cid, force=True)
+                    except PalletError:
+                        shutil.rmtree(os.path.join(rdir, rname, cid), ignore_errors=True)
+    for ctrl in os.listdir("/sys/fs/cgroup"):
+        base = os.path.join("/sys/fs/cgroup", ctrl, "pallet")
+        for cid in os.listdir(base) if os.path.isdir(base) else []:
+            if len(cid) == 64 and os.path.isdir(os.path.join(base, cid)) and (cid not in rows or rows[cid].status not in containers.ACTIVE):
+                if _owned_here(env, cid, rows):
+                    found.append(f"cgroup {ctrl}/pallet/{cid[:12]}: no running container")
+                    if repair:
+                        containers.kill_cgroup(containers.cgroups_path(cid))
+    for sub in ("exits", "locks"):
+        d = os.path.join(env.runroot, sub)
+        for cid in os.listdir(d) if os.path.isdir(d) else []:
+            if cid not in rows and len(cid) == 64:
+                found.append(f"{sub[:-1]} file {cid[:12]}: no record")
+                if repair:
+                    os.unlink(os.path.join(d, cid))
+    # 5. writable layers (snapshots) whose container record is gone
+    try:
+        from pallet.metadata import snapshots as S
+
+        for srow in S.all_rows(env.db) if hasattr(S, "all_rows") else []:
+            if len(srow.key) == 64 and srow.key not in rows:
+                found.append(f"snapshot {srow.key[:12]}: no container")
+                if repair:
+                    env_images = env.images
+                    from pallet.engine import images
+
+                    images.remove_container_rootfs(env_images, srow.key)
+    except ImportError:
+        pass
+    # 6. writable layer dirs on disk with neither a snapshot record nor a container (killed mid-create)
+    from pallet.metadata import snapshots as S
+
+    known = {r.key for r in S.all_rows(env.db)} | set(rows)
+    sn = env.images.snapshotter
+    for key in sn.snapshots() if hasattr(sn, "snapshots") else []:
+        if len(key) == 64 and key not in known:
+            found.append(f"snapshot dir {key[:12]}: no record")
+            if repair:
+                try:
+                    sn.remove(key)
+                except PalletError:
+                    pass
+    return found
+
+
+def _owned_here(env, cid: str, rows) -> bool:
+    """A cgroup named like ours belongs to this --root only if we have traces of it (another root may own it)."""
+    return cid in rows or os.path.exists(env.exit_file(cid)) or os.path.exists(env.lock_file(cid)) \
+        or os.path.isdir(env.run_dir(cid))
+
+
+def _unmount_tree(path: str) -> None:
+    from pallet.linux.mount import MNT_DETACH, umount2
+
+    with open("/proc/self/mountinfo") as f:
+        mps = [line.split()[4] for line in f]
+    for mp in sorted((m for m in mps if m == path or m.startswith(path + "/")), key=len, reverse=True):
+        try:
+            umount2(mp, MNT_DETACH)
+        except OSError:
+            pass

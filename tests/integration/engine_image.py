@@ -1,0 +1,48 @@
+"""The `pl` fixture of the stats, system and fs tests: a `pallet` with its own --root/--runroot and the
+busybox image imported as busybox:test; afterwards every container is removed and nothing may be left
+(mounts under the root, cgroups of its containers)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from engine_helpers import Pallet, leftover_cgroups, leftover_mounts
+
+
+@pytest.fixture
+def pl(pallet_dirs, busybox_template, cleanup):
+    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["busybox:test"])
+    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True,
+                         check=True)
+    subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
+
+    def undo():
+        ids = p("ps", "-aq", "--no-trunc").stdout.split()
+        p.remove_all()
+        assert leftover_mounts(pallet_dirs["root"]) == []
+        assert leftover_cgroups(ids) == []
+
+    cleanup.add(undo)
+    return p
+
+
+def wait_for(fn, timeout: float = 10.0, what: str = "condition"):
+    """Poll `fn` until it returns something true; its last value, or AssertionError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def one_error_line(r) -> str:
+    """A failed command's stderr must be one line; return it."""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
