@@ -13,7 +13,7 @@ a spec behaves the same on both versions (runc does the same).
 from __future__ import annotations
 
 from pallet.oci.resources import DeviceRule
-from pallet.oci.runtime_spec import frozen
+from pallet.values import frozen
 
 WILDCARD = None
 

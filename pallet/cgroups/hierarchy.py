@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 from pallet.errors import PalletError
-from pallet.oci.runtime_spec import frozen
+from pallet.values import frozen
 
 # Superblock options of a v1 cgroup mount that are not controllers.
 _NOT_CONTROLLERS = frozenset({"rw", "ro", "clone_children", "noprefix", "xattr",

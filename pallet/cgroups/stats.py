@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from pallet.oci.runtime_spec import frozen
+from pallet.values import frozen
 
 # Values are runtime_spec.frozen classes (no dataclasses import on the
 # runtime's path); an empty mapping default is read-only, so no instance

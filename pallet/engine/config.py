@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from pallet.engine.values import as_dict, fields_of, value
+from pallet.values import as_dict, fields_of, frozen
 from pallet.errors import InvalidArgument
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -34,7 +34,7 @@ ULIMITS = {
 }
 
 
-@value
+@frozen
 class Ulimit:
     name: str
     soft: int
@@ -57,7 +57,7 @@ def parse_ulimit(value: str) -> Ulimit:
     return Ulimit(name, soft, hard)
 
 
-@value
+@frozen
 class MountSpec:
     """One -v / --mount / --tmpfs. type: bind, volume or tmpfs."""
 
@@ -141,7 +141,7 @@ def parse_tmpfs_flag(value: str) -> MountSpec:
     return MountSpec(type="tmpfs", source="tmpfs", destination=dst, options=tuple(o for o in opts.split(",") if o))
 
 
-@value
+@frozen
 class Resources:
     memory: int = 0
     memory_swap: int = 0  # -1 unlimited, 0 unset
@@ -158,7 +158,7 @@ class Resources:
     blkio_weight: int = 0
 
 
-@value
+@frozen
 class RestartPolicy:
     name: str = "no"  # no, on-failure, always, unless-stopped
     max_retries: int = 0
@@ -177,7 +177,7 @@ def parse_restart(value: str) -> RestartPolicy:
     return RestartPolicy(name=name, max_retries=n)
 
 
-@value
+@frozen
 class ContainerConfig:
     """What `create` fixed. Stored as JSON in the containers table."""
 

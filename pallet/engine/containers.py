@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
-from pallet.engine.values import value
+from pallet.values import frozen
 from pallet.engine.env import ContainerEnv
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, WrongState
 from pallet.metadata import containers as table
@@ -28,7 +28,7 @@ from pallet.metadata import containers as table
 ACTIVE = ("running", "paused")
 
 
-@value
+@frozen
 class ContainerState:
     """A row plus its parsed config: what one use case works from."""
 
@@ -261,7 +261,7 @@ def _undo_create(env: ContainerEnv, cid: str, snapshot: str, volumes: list[str])
     shutil.rmtree(env.run_dir(cid), ignore_errors=True)
 
 
-@value
+@frozen
 class _FakeRow:
     id: str
     snapshot: str

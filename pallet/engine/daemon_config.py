@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pallet.engine.config import ULIMITS, Ulimit, parse_size
-from pallet.engine.values import value
+from pallet.values import frozen
 from pallet.errors import InvalidArgument
 
 # Keys pallet acts on, and Docker keys it accepts and stores (live-restore is always on: no daemon).
@@ -19,7 +19,7 @@ KNOWN_KEYS = frozenset({
 })
 
 
-@value
+@frozen
 class DaemonConfig:
     default_ulimits: tuple[Ulimit, ...] = ()
     default_runtime: str = ""

@@ -7,10 +7,10 @@ import os
 import time
 from typing import Iterator
 
-from pallet.engine.values import value
+from pallet.values import frozen
 
 
-@value
+@frozen
 class Entry:
     stream: str
     time: str

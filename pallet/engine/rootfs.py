@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import errno
 import os
-from pallet.engine.values import value
+from pallet.values import frozen
 from pallet.errors import NotFound, PalletError
 
 
-@value
+@frozen
 class ImageInfo:
     ref: str
     id: str

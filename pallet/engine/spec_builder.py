@@ -9,7 +9,7 @@ what this host allows. Everything the planner needs from the host arrives in
 from __future__ import annotations
 
 from pallet.engine.config import ULIMITS, ContainerConfig, MountSpec
-from pallet.engine.values import value
+from pallet.values import frozen
 from pallet.errors import InvalidArgument
 
 DEFAULT_CAPS = (
@@ -70,7 +70,7 @@ def capabilities(cfg: ContainerConfig) -> list[str]:
     return caps
 
 
-@value
+@frozen
 class HostFacts:
     """What the host allows: hard rlimits by RLIMIT_* name."""
 
@@ -78,7 +78,7 @@ class HostFacts:
     bounding_caps: tuple[str, ...] | None = None  # the caps this host can grant; None = all
 
 
-@value
+@frozen
 class Resolved:
     """Values create() worked out from the host and the image for one container."""
 

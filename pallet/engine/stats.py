@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 from pallet.engine.containers import ContainerState, cgroups_path
-from pallet.engine.values import value
+from pallet.values import frozen
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 # Network modes with no traffic of their own to show: `none` has only lo, `host` is the host's (Docker
@@ -61,7 +61,7 @@ def io_size(n: float) -> str:
     return _scaled(n, 1000.0, DECIMAL_UNITS, 3)
 
 
-@value
+@frozen
 class Sample:
     id: str
     name: str
@@ -104,7 +104,7 @@ class Sample:
 # ---------------------------------------------------------------- where the files are
 
 
-@value
+@frozen
 class Layout:
     """The host's cgroup layout, found once per command: version and v1 controller mount points."""
 

@@ -4,50 +4,21 @@ A flat module of functions: one `parse_*` per format (pure, takes the
 text, unit-tested) and a thin `read_*` that reads the file. Other layers
 (cgroups, runtime, debug) read /proc only through these.
 
-The values are frozen, typed records made by `_record` below rather than
+The values are frozen, typed records made by `pallet.values.frozen` rather than
 `dataclasses`: `pallet-runtime create` reads mountinfo (to find the
 cgroup hierarchies), and importing dataclasses costs it ~10 ms (inspect,
-re...). Same reasoning, same semantics as oci.runtime_spec.frozen, which
-this layer can't import.
+re...).
 """
 
 from __future__ import annotations
 
+from pallet.values import frozen
 
-def _record(cls):
-    """Annotated class attributes become keyword-only, immutable fields
-    (with __repr__, __eq__, __hash__); swap for
-    dataclasses.dataclass(frozen=True, kw_only=True) if the cost stops mattering."""
-    names = tuple(cls.__annotations__)
-    defaults = {n: getattr(cls, n) for n in names if hasattr(cls, n)}
-
-    def __init__(self, **kw):
-        for n in names:
-            if n in kw:
-                object.__setattr__(self, n, kw.pop(n))
-            elif n in defaults:
-                object.__setattr__(self, n, defaults[n])
-            else:
-                raise TypeError(f"{cls.__name__}: missing field {n!r}")
-        if kw:
-            raise TypeError(f"{cls.__name__}: unknown fields {sorted(kw)}")
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"{cls.__name__} is frozen: cannot set {name}")
-
-    cls.__init__ = __init__
-    cls.__setattr__ = __setattr__
-    cls.__repr__ = lambda self: f"{cls.__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
-    cls.__eq__ = lambda self, other: type(other) is type(self) and all(
-        getattr(self, n) == getattr(other, n) for n in names)
-    cls.__hash__ = lambda self: hash(tuple(repr(getattr(self, n)) for n in names))
-    cls.__fields__ = names
-    return cls
 
 # --- /proc/PID/mountinfo ----------------------------------------------------
 
 
-@_record
+@frozen
 class MountInfo:
     """One line of mountinfo (proc(5)); octal escapes (\\040) decoded."""
 
@@ -107,7 +78,7 @@ def read_mountinfo(pid: int | str = "self") -> list[MountInfo]:
 # --- /proc/PID/cgroup -------------------------------------------------------
 
 
-@_record
+@frozen
 class CgroupMembership:
     """One line of /proc/PID/cgroup: `ID:controllers:path`.
 
@@ -139,7 +110,7 @@ def read_proc_cgroup(pid: int | str = "self") -> list[CgroupMembership]:
 # --- /proc/PID/status -------------------------------------------------------
 
 
-@_record
+@frozen
 class ProcStatus:
     """The fields of /proc/PID/status that pallet reads.
 
@@ -195,7 +166,7 @@ def read_status(pid: int | str = "self") -> ProcStatus:
 # --- /proc/PID/stat ---------------------------------------------------------
 
 
-@_record
+@frozen
 class ProcStat:
     """The fields of /proc/PID/stat pallet reads.
 

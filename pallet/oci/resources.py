@@ -20,7 +20,7 @@ here imports `re` or `typing`: this module is on the path of every
 from __future__ import annotations
 
 from pallet.errors import InvalidArgument
-from pallet.oci.runtime_spec import frozen
+from pallet.values import frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ raw dicts: pallet.oci.resources / pallet.oci.seccomp own their parsing.
 Why not `dataclasses`: importing it costs ~20 ms on the target machine
 (it pulls in inspect, re, ...), more than half of runc's whole `run`, and
 this module is on the hot path of every `pallet-runtime run`. `frozen`
-below gives the same value semantics (keyword-only init, repr, eq, hash,
+(pallet.values) gives the same value semantics (keyword-only init, repr, eq, hash,
 immutability, `replace`) for plain annotated classes; swapping it for
 `dataclasses.dataclass(frozen=True, kw_only=True)` is a one-line change.
 The same reason makes `loads`/`dumps` use the C scanner of `_json`
@@ -21,66 +21,7 @@ import _json
 import os
 
 from pallet.errors import InvalidArgument, NotFound
-
-# ---------------------------------------------------------------- values
-
-
-def frozen(cls):
-    """Class decorator: annotated class attributes become immutable keyword-only fields."""
-    names: list[str] = []
-    for klass in reversed(cls.__mro__):
-        for name in klass.__dict__.get("__annotations__", {}):
-            if name not in names and not name.startswith("_"):
-                names.append(name)
-    defaults = {n: getattr(cls, n) for n in names if hasattr(cls, n)}
-    missing = object()
-
-    def __init__(self, **kw):
-        for n in names:
-            v = kw.pop(n, defaults.get(n, missing))
-            if v is missing:
-                raise TypeError(f"{cls.__name__}: missing field {n!r}")
-            object.__setattr__(self, n, v)
-        if kw:
-            raise TypeError(f"{cls.__name__}: unknown fields {sorted(kw)}")
-        post = getattr(self, "__post_init__", None)
-        if post:
-            post()
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"{cls.__name__} is frozen: cannot set {name}")
-
-    def __repr__(self):
-        return f"{cls.__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
-
-    def __eq__(self, other):
-        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in names)
-
-    def __hash__(self):
-        return hash(tuple(_hashable(getattr(self, n)) for n in names))
-
-    def replace(self, **changes):
-        values = {n: getattr(self, n) for n in names}
-        values.update(changes)
-        return cls(**values)
-
-    cls.__init__ = __init__
-    cls.__setattr__ = __setattr__
-    cls.__repr__ = __repr__
-    cls.__eq__ = __eq__
-    cls.__hash__ = __hash__
-    cls.replace = replace
-    cls.__fields__ = tuple(names)
-    return cls
-
-
-def _hashable(v):
-    if isinstance(v, dict):
-        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    return v
-
+from pallet.values import frozen
 
 # ---------------------------------------------------------------- JSON without `re`
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
-from pallet.oci.runtime_spec import Spec, frozen, read_json_file
+from pallet.oci.runtime_spec import Spec, read_json_file
+from pallet.values import frozen
 from pallet.runtime import state as st
 from pallet.runtime.process import parent as par
 from pallet.runtime.process import sync

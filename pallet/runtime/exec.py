@@ -21,7 +21,8 @@ import os
 
 from pallet.linux._libc import strerror
 from pallet.errors import InvalidArgument
-from pallet.oci.runtime_spec import Capabilities, Process, Spec, User, frozen, read_json_file
+from pallet.oci.runtime_spec import Capabilities, Process, Spec, User, read_json_file
+from pallet.values import frozen
 from pallet.runtime import state as st
 from pallet.runtime.process import parent as par
 from pallet.runtime.process import sync

@@ -18,7 +18,8 @@ import stat
 from pallet.linux._libc import strerror
 from pallet.linux import mount as m
 from pallet.linux.openat2 import open_in_root
-from pallet.oci.runtime_spec import Spec, frozen
+from pallet.oci.runtime_spec import Spec
+from pallet.values import frozen
 
 # option -> (clear the flag?, flag); mount(8)'s names
 FLAG_OPTIONS: dict[str, tuple[bool, int]] = {

@@ -18,7 +18,8 @@ import os
 import time
 
 from pallet.errors import InvalidArgument, NotFound, WrongState
-from pallet.oci.runtime_spec import dumps, frozen, loads
+from pallet.oci.runtime_spec import dumps, loads
+from pallet.values import frozen
 
 OCI_VERSION = "1.0.2"
 DEFAULT_ROOT = "/run/pallet-runtime"

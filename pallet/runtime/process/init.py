@@ -13,7 +13,8 @@ import sys
 from pallet.linux import ns, prctl
 from pallet.linux._libc import strerror
 from pallet.linux.misc import cloexec_from, join_session_keyring, keyctl_setperm, setdomainname, sethostname
-from pallet.oci.runtime_spec import Process, frozen
+from pallet.oci.runtime_spec import Process
+from pallet.values import frozen
 from pallet.runtime import capabilities, execstub, rlimits, rootfs, userns
 from pallet.runtime.process import sync
 from pallet.runtime.trace import mark

@@ -30,7 +30,8 @@ message ("exec /bin/nope: no such file or directory"), never "EOF".
 
 from __future__ import annotations
 
-from pallet.oci.runtime_spec import dumps, frozen, loads
+from pallet.oci.runtime_spec import dumps, loads
+from pallet.values import frozen
 
 
 @frozen

@@ -1,13 +1,16 @@
-"""`value`: a small frozen-record decorator for the engine's data (ContainerConfig, rows, plans).
+"""`frozen`: the one value-class decorator of pallet (specs, records, rows, plans).
 
-Why not dataclasses: `import dataclasses` pulls in `inspect` and each class is
-built with exec(); together ~20 ms of every `pallet ps` and `pallet run`, whose
-start time is a headline number. Fields are the class's annotations in order;
-positional and keyword arguments; defaults as class attributes (a dict or list
-default is copied per instance); instances are immutable, comparable, hashable
-when their fields are, and printable.
+Why not `dataclasses`: importing it costs ~20 ms here (it pulls in inspect
+and re, and builds each class with exec()), more than half of runc's whole
+`run`, and it would sit on the start-up path of every `pallet` and
+`pallet-runtime` command. `frozen` gives the same value semantics as
+`dataclass(frozen=True)` for plain annotated classes: fields are the
+annotations in order (public names only), positional or keyword arguments,
+defaults as class attributes (a dict or list default is copied per
+instance), `__post_init__`, repr, eq, hash (dicts and lists hashed by
+content), immutability and `replace(**changes)`.
 
-    @value
+    @frozen
     class Ulimit:
         name: str
         soft: int
@@ -21,16 +24,14 @@ from __future__ import annotations
 _MISSING = object()
 
 
-def value(cls):
+def frozen(cls):
     names: list[str] = []
     for klass in reversed(cls.__mro__):
         for name in klass.__dict__.get("__annotations__", {}):
             if name not in names and not name.startswith("_"):
                 names.append(name)
-    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
-    for n in defaults:
-        delattr(cls, n)  # keep defaults out of the class so attribute reads hit the instance
     fields = tuple(names)
+    defaults = {n: getattr(cls, n) for n in fields if hasattr(cls, n)}
 
     def __init__(self, *args, **kw):
         if len(args) > len(fields):
@@ -67,7 +68,7 @@ def value(cls):
         return all(getattr(self, n) == getattr(other, n) for n in fields)
 
     def __hash__(self):
-        return hash(tuple(getattr(self, n) for n in fields))
+        return hash(tuple(_hashable(getattr(self, n)) for n in fields))
 
     def replace(self, **changes):
         vals = {n: getattr(self, n) for n in fields}
@@ -80,18 +81,26 @@ def value(cls):
     cls.__eq__ = __eq__
     cls.__hash__ = __hash__
     cls.replace = replace
-    cls.__value_fields__ = fields
+    cls.__fields__ = fields
     return cls
 
 
+def _hashable(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    return v
+
+
 def fields_of(obj_or_cls) -> tuple[str, ...]:
-    return obj_or_cls.__value_fields__
+    return obj_or_cls.__fields__
 
 
 def as_dict(obj):
-    """Recursively: value instances to dicts, tuples to lists (JSON-ready)."""
-    if hasattr(type(obj), "__value_fields__"):
-        return {n: as_dict(getattr(obj, n)) for n in obj.__value_fields__}
+    """Recursively: frozen instances to dicts, tuples to lists (JSON-ready)."""
+    if hasattr(type(obj), "__fields__") and not isinstance(obj, type):
+        return {n: as_dict(getattr(obj, n)) for n in obj.__fields__}
     if isinstance(obj, (list, tuple)):
         return [as_dict(x) for x in obj]
     if isinstance(obj, dict):
