@@ -129,6 +129,41 @@ def _remove_cgroup_everywhere(relpath: str) -> None:
                     time.sleep(0.02)
 
 
+SHARED_PARENTS = ("pallet",)  # the default parent of runtime and engine containers (`/pallet/<id>`)
+
+
+def _shared_parent_dirs() -> set[str]:
+    if not os.path.isdir(CGROUP_ROOT):
+        return set()
+    found = set()
+    for hierarchy in os.listdir(CGROUP_ROOT):
+        for name in SHARED_PARENTS:
+            d = os.path.join(CGROUP_ROOT, hierarchy, name)
+            if os.path.isdir(d) and not os.path.islink(d):
+                found.add(d)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_cgroup_parents():
+    """At the end of the session, rmdir the shared parent cgroups (/pallet) this session made.
+
+    Only the ones that did not exist when the session started, and only
+    while empty: the kernel refuses to rmdir a cgroup that still has a
+    child or a task (EBUSY), so a parent another process's container (or
+    a concurrent session) uses is never removed, and a leak stays visible.
+    """
+    before = _shared_parent_dirs() if os.geteuid() == 0 else set()
+    yield
+    if os.geteuid() != 0:
+        return
+    for d in sorted(_shared_parent_dirs() - before, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass  # busy or already gone
+
+
 @pytest.fixture
 def cgroup_path(request):
     """A unique cgroup parent "/pallet-test-<hex>", removed (with its tasks

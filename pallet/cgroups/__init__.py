@@ -52,17 +52,25 @@ def open_manager(cgroups_path: str | None, container_id: str, *, root: str = DEF
                  mode: CgroupMode | None = None, systemd: bool | None = None) -> CgroupManager:
     """A manager for the container's cgroup; nothing is created until create()."""
     from pallet.cgroups import hierarchy
-    from pallet.cgroups.mode import CgroupMode, detect
     from pallet.cgroups.paths import resolve
 
     path = resolve(cgroups_path, container_id, systemd=systemd)
-    mode = mode or detect(root)
-    if mode is CgroupMode.V2:
+    # A real host: one read of mountinfo says it all (statfs and a second
+    # mountinfo parse cost `create` several ms); a test's tree: by its files.
+    found = hierarchy.layout(root) if mode is None else None
+    if found is None:
+        from pallet.cgroups.mode import CgroupMode, detect
+
+        mode = mode or detect(root)
+        mounts = {} if mode == CgroupMode.V2 else \
+            {h.mountpoint: sorted(h.controllers) for h in hierarchy.v1_hierarchies(root)}
+        unified = hierarchy.unified_mount(root) if mode == CgroupMode.HYBRID else None
+    else:
+        mode, mounts, unified = found
+    if mode == "v2":
         from pallet.cgroups.v2.manager import V2Manager
         return V2Manager(path, root)
     from pallet.cgroups.v1.manager import V1Manager
-    mounts = {h.mountpoint: sorted(h.controllers) for h in hierarchy.v1_hierarchies(root)}
-    unified = hierarchy.unified_mount(root) if mode is CgroupMode.HYBRID else None
     return V1Manager(path, mounts, unified)
 
 

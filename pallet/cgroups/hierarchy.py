@@ -46,6 +46,53 @@ def v1_hierarchies(root: str) -> list[Hierarchy]:
     return found
 
 
+def layout(root: str) -> tuple[str, dict[str, list[str]], str | None] | None:
+    """The host's layout below `root`: (mode, {v1 mountpoint: controllers},
+    the cgroup2 mountpoint of a hybrid host), or None when no hierarchy is
+    mounted there (a test's temporary tree).
+
+    Without mountinfo, on the path of every `create`: reading it costs 1 to
+    5 ms here (the kernel formats every mount of the host, hundreds while
+    containers run). cgroup.controllers exists only in a cgroup2 root, so
+    `root` is v2 when it has one (detect() reads the same with statfs),
+    hybrid when root/unified has one; /proc/self/cgroup lists every v1
+    hierarchy with its controllers, and each is taken where it is mounted
+    under `root` by its name ("cpu,cpuacct", "memory", "systemd" for
+    name=systemd): a directory on a device of its own.
+    """
+    join_ = os.path.join
+    if os.path.exists(join_(root, "cgroup.controllers")):
+        return "v2", {}, None
+    try:
+        root_dev = os.stat(root).st_dev
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    mounts: dict[str, list[str]] = {}
+    for line in lines:
+        controllers = line.split(":", 2)[1] if line.count(":") >= 2 else ""
+        if not controllers:
+            continue  # the cgroup2 line "0::/path"
+        names = controllers.split(",")
+        for candidate in (controllers, *(n.partition("name=")[2] or n for n in names)):
+            mountpoint = join_(root, candidate)
+            try:
+                st = os.stat(mountpoint)
+            except OSError:
+                continue
+            if st.st_dev != root_dev:  # a mount, not a directory of root's own filesystem
+                if os.path.islink(mountpoint):
+                    mountpoint = os.path.realpath(mountpoint)
+                mounts[mountpoint] = sorted(names)
+                break
+    unified = join_(root, "unified")
+    unified = unified if os.path.exists(join_(unified, "cgroup.controllers")) else None
+    if not (mounts or unified):
+        return None
+    return ("hybrid" if unified else "v1"), dict(sorted(mounts.items())), unified
+
+
 def unified_mount(root: str) -> str | None:
     """A hybrid host's cgroup2 mount (root/unified), if there is one."""
     path = os.path.join(root, "unified")

@@ -5,7 +5,8 @@ Lifecycle of a container's cgroup::
     mgr = open_manager(spec cgroupsPath, id)   # nothing on disk yet
     mgr.create()                               # mkdir in every hierarchy
     mgr.apply(linux.resources)                 # plan, then write; warnings back
-    mgr.add_pid(init pid)                      # before the init execs
+    mgr.add_pid(init pid)                      # before the init execs (or, on v1, the
+                                               # init writes "0" to self_join_files())
     ... freeze()/thaw(), stats(), pids(), apply() again for `update` ...
     state.json <- mgr.to_json(); later: manager_from_json(saved)
     mgr.destroy(kill=True)                     # SIGKILL what is left, rmdir
@@ -87,3 +88,65 @@ def wait_empty(list_pids, deadline: float, what: str) -> None:
 
 
 SIGKILL = 9  # signal.SIGKILL; the signal module imports enum
+
+# The LinuxResources field each controller module reads (v1 and v2 names):
+# a controller whose field is unset has nothing to write and is not even
+# imported, so a `create` without resources writes device rules only.
+RESOURCE_FIELD = {"cpuset": "cpu", "memory": "memory", "cpu": "cpu", "pids": "pids", "blkio": "block_io",
+                  "io": "block_io", "hugetlb": "hugepage_limits", "net_cls": "network", "net_prio": "network",
+                  "rdma": "rdma"}
+
+
+def requested(res: LinuxResources, controller: str) -> bool:
+    field = RESOURCE_FIELD.get(controller)
+    return field is not None and getattr(res, field) is not None
+
+
+def kill_all(mgr, signum: int, kill_dir: str | None) -> None:
+    """Signal every process of the cgroup: SIGKILL through `kill_dir`'s
+    cgroup.kill (v2) when there is one, else freeze so nothing forks between
+    reading the list and signalling it (runc's signalAllProcesses); a cgroup
+    that was paused stays paused."""
+    if signum == SIGKILL and kill_dir and os.path.exists(os.path.join(kill_dir, "cgroup.kill")):
+        from pallet.cgroups import fs
+
+        fs.write(kill_dir, "cgroup.kill", "1")
+        return
+    froze = False
+    try:
+        if not mgr.is_frozen():
+            mgr.freeze()
+            froze = True
+    except Exception:  # no freezer: signal anyway
+        pass
+    try:
+        signal_pids(mgr.pids(), signum)
+    finally:
+        if froze:
+            mgr.thaw()
+
+
+def destroy(mgr, dirs: list[str], kill: bool, timeout: float) -> None:
+    """Remove the container's cgroup dirs; with `kill`, SIGKILL what is left first.
+
+    An empty cgroup (the usual case: `run` and `delete` come after the init
+    and, with it, its pid namespace died) goes with one rmdir per dir; only a
+    busy one (tasks or sub-cgroups left) takes the kill, wait and walk."""
+    from pallet.cgroups import hierarchy
+
+    deadline = time.monotonic() + timeout
+    busy = []
+    for d in dirs:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            busy.append(d)
+    if not busy:
+        return
+    if kill:
+        mgr.kill_all(SIGKILL)
+        mgr.unfreeze_for_kill()
+        wait_empty(mgr.pids, deadline, mgr.path)
+    remove_with_retry(hierarchy.remove_tree, [d for d in busy if os.path.isdir(d)], deadline)

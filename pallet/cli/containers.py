@@ -3,29 +3,15 @@ and the `container` group (`container ls`, `container cleanup ID` — the monito
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from pallet.cli.common import GlobalOptions
-from pallet.cli.ctrcommon import open_env, parser, print_table, render
+from pallet.cli.ctrcommon import each, inspect_each, open_env, parser, print_table, run_verb
 from pallet.errors import PalletError
 
 PS_COLUMNS = [("ID", "CONTAINER ID"), ("Image", "IMAGE"), ("Command", "COMMAND"), ("RunningFor", "CREATED"),
               ("Status", "STATUS"), ("Ports", "PORTS"), ("Names", "NAMES")]
-
-
-def _each(refs: list[str], fn) -> int:
-    """Docker's many-container verbs: print each ref that worked, one error line per failure, exit 1 if any failed."""
-    code = 0
-    for ref in refs:
-        try:
-            fn(ref)
-            print(ref)
-        except PalletError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            code = 1
-    return code
 
 
 def cmd_start(opts, argv):
@@ -49,7 +35,7 @@ def cmd_start(opts, argv):
         offset = os.path.getsize(path) if os.path.exists(path) else 0
         lifecycle.start(env, st.id)
         return attach.follow_log(env, st.id, offset)
-    return _each(ns.containers, lambda r: lifecycle.start(env, r))
+    return each(ns.containers, lambda r: lifecycle.start(env, r))
 
 
 def cmd_stop(opts, argv):
@@ -61,7 +47,7 @@ def cmd_stop(opts, argv):
     from pallet.engine import lifecycle
 
     env = open_env(opts)
-    return _each(ns.containers, lambda r: lifecycle.stop(env, r, ns.time, ns.signal))
+    return each(ns.containers, lambda r: lifecycle.stop(env, r, ns.time, ns.signal))
 
 
 def cmd_restart(opts, argv):
@@ -72,7 +58,7 @@ def cmd_restart(opts, argv):
     from pallet.engine import lifecycle
 
     env = open_env(opts)
-    return _each(ns.containers, lambda r: lifecycle.restart(env, r, ns.time))
+    return each(ns.containers, lambda r: lifecycle.restart(env, r, ns.time))
 
 
 def cmd_kill(opts, argv):
@@ -83,7 +69,7 @@ def cmd_kill(opts, argv):
     from pallet.engine import lifecycle
 
     env = open_env(opts)
-    return _each(ns.containers, lambda r: lifecycle.kill(env, r, ns.signal))
+    return each(ns.containers, lambda r: lifecycle.kill(env, r, ns.signal))
 
 
 def cmd_pause(opts, argv, verb="pause"):
@@ -94,7 +80,7 @@ def cmd_pause(opts, argv, verb="pause"):
 
     env = open_env(opts)
     fn = lifecycle.pause if verb == "pause" else lifecycle.unpause
-    return _each(ns.containers, lambda r: fn(env, r))
+    return each(ns.containers, lambda r: fn(env, r))
 
 
 def cmd_rm(opts, argv):
@@ -106,7 +92,7 @@ def cmd_rm(opts, argv):
     from pallet.engine import containers
 
     env = open_env(opts)
-    return _each(ns.containers, lambda r: containers.remove(env, r, force=ns.force, volumes=ns.volumes))
+    return each(ns.containers, lambda r: containers.remove(env, r, force=ns.force, volumes=ns.volumes))
 
 
 def cmd_rename(opts, argv):
@@ -127,14 +113,7 @@ def cmd_wait(opts, argv):
     from pallet.engine import lifecycle
 
     env = open_env(opts)
-    code = 0
-    for ref in ns.containers:
-        try:
-            print(lifecycle.wait(env, ref), flush=True)
-        except PalletError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            code = 1
-    return code
+    return each(ns.containers, lambda r: lifecycle.wait(env, r), show=lambda _ref, code: code)
 
 
 def _filters(values: list[str]) -> list[tuple[str, str]]:
@@ -207,9 +186,10 @@ def cmd_ps(opts, argv):
         size = ""
         if ns.size or "{{.Size}}" in ns.format:
             from pallet.engine import usage
+            from pallet.engine.units import human_size
 
             rw, virt = usage.container_size(env, s)
-            size = f"{usage.human_size(rw)} (virtual {usage.human_size(virt)})"
+            size = f"{human_size(rw, 3)} (virtual {human_size(virt, 3)})"
         rows.append(ps_row(env, s, no_trunc=ns.no_trunc, size=size))
     cols = PS_COLUMNS + ([("Size", "SIZE")] if ns.size else [])
     print_table(rows, cols, ns.format)
@@ -227,47 +207,37 @@ def cmd_inspect(opts, argv):
     from pallet.engine.inspect import inspect
 
     env = open_env(opts)
-    out, code = [], 0
-    for ref in ns.objects:
+
+    def one(ref: str) -> dict:
+        if ns.type == "volume":
+            from pallet.engine import volumes
+
+            return volumes.inspect(env, volumes.get(env, ref))
         try:
-            if ns.type == "volume":
-                from pallet.engine import volumes
-
-                out.append(volumes.inspect(env, volumes.get(env, ref)))
-                continue
             st = containers.get(env, ref)
-            data = inspect(env, st)
-            if ns.size:
-                from pallet.engine import usage
+        except PalletError:
+            img = _inspect_image(opts, ref) if ns.type in ("", "image") else None
+            if img is None:
+                raise
+            return img
+        data = inspect(env, st)
+        if ns.size:
+            from pallet.engine import usage
 
-                data["SizeRw"], data["SizeRootFs"] = usage.container_size(env, st)
-            out.append(data)
-        except PalletError as exc:
-            if ns.type in ("", "image"):
-                img = _inspect_image(opts, ref)
-                if img is not None:
-                    out.append(img)
-                    continue
-            sys.stderr.write(f"Error: {exc}\n")
-            code = 1
-    if ns.format:
-        for d in out:
-            print(render(ns.format, d))
-    else:
-        print(json.dumps(out, indent=4))
-    return code
+            data["SizeRw"], data["SizeRootFs"] = usage.container_size(env, st)
+        return data
+
+    return inspect_each(ns.objects, one, ns.format)
 
 
 def _inspect_image(opts, ref):
+    """`pallet inspect REF` falls back to an image, as `docker inspect` does; None if there is none."""
+    from pallet.engine import images
+    from pallet.engine.context import EngineContext
+
     try:
-        from pallet.cli import images as img_cli
-    except ImportError:
-        return None
-    fn = getattr(img_cli, "inspect_data", None)
-    if fn is None:
-        return None
-    try:
-        return fn(opts, ref)
+        with EngineContext.from_options(opts) as ctx:
+            return images.inspect(ctx, ref)
     except PalletError:
         return None
 
@@ -389,9 +359,17 @@ def cmd_port(opts, argv):
     p.add_argument("port", nargs="?")
     ns = p.parse_args(argv)
     from pallet.engine import containers
+    from pallet.errors import InvalidArgument, NotFound
 
     containers.get(open_env(opts), ns.container)
-    return 0  # no port publishing until bridge networking exists
+    # No container publishes a port until bridge networking exists: Docker prints nothing for such a
+    # container, and names the port a PORT argument asked for.
+    if ns.port:
+        num, _, proto = ns.port.partition("/")
+        if not num.isdigit() or not 0 < int(num) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
+            raise InvalidArgument(f"invalid port {ns.port!r}: expected PORT[/PROTO] (tcp, udp or sctp)")
+        raise NotFound(f"No public port '{int(num)}/{proto or 'tcp'}' published for {ns.container}")
+    return 0
 
 
 def cmd_cleanup(opts, argv):
@@ -438,13 +416,7 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
     if fn is None:
         sys.stderr.write(f"Error: unknown container command {verb!r}\n")
         return 125
-    from pallet.cli.ctrcommon import FlagError
-
-    try:
-        return fn(opts, argv)
-    except FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        return 125
+    return run_verb(fn, opts, argv)
 
 
 def _other_module(verb: str) -> str:
@@ -476,7 +448,7 @@ def cmd_mount(opts, argv, verb="mount"):
         for ref in ns.containers:
             print(fsops.mount(env, ref))
         return 0
-    return _each(ns.containers, lambda r: fsops.unmount(env, r))
+    return each(ns.containers, lambda r: fsops.unmount(env, r))
 
 
 def cmd_export(opts, argv):
@@ -530,9 +502,9 @@ def cmd_update(opts, argv):
     from pallet.engine import lifecycle
 
     env = open_env(opts)
-    return _each(ns.containers, lambda r: lifecycle.update(env, r, memory=ns.memory, memory_swap=ns.memory_swap,
-                                                           cpus=ns.cpus, cpu_shares=ns.cpu_shares,
-                                                           pids_limit=ns.pids_limit, restart=ns.restart))
+    return each(ns.containers, lambda r: lifecycle.update(env, r, memory=ns.memory, memory_swap=ns.memory_swap,
+                                                          cpus=ns.cpus, cpu_shares=ns.cpu_shares,
+                                                          pids_limit=ns.pids_limit, restart=ns.restart))
 
 
 VERBS.update({

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from pallet.cli.common import GlobalOptions
-from pallet.errors import InvalidArgument
-
-
-class FlagError(InvalidArgument):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag as one line (exit 125 in run/create, as Docker) instead of usage + exit 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise FlagError(f"{self.prog}: {message}")
+from pallet.cli.flags import FlagError, Parser
+from pallet.errors import PalletError
 
 
 def parser(prog: str, description: str = "", *, add_help: bool = True) -> Parser:
-    return Parser(prog=f"pallet {prog}", description=description, allow_abbrev=False, add_help=add_help)
+    """argparse's subset without argparse (pallet.cli.flags): a bad flag is one line, FlagError (exit 125)."""
+    return Parser(f"pallet {prog}", description, add_help=add_help)
 
 
 def run_verb(fn, opts: GlobalOptions, argv: list[str]) -> int:
@@ -31,6 +21,51 @@ def run_verb(fn, opts: GlobalOptions, argv: list[str]) -> int:
     except FlagError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return 125
+
+
+def run_group(group: str, verbs: dict, opts: GlobalOptions, argv: list[str]) -> int:
+    """`pallet GROUP VERB ARGS`: usage without a verb, one line for an unknown one, exit 125 for a bad flag."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"Usage: pallet {group} COMMAND\n\nCommands:\n  " + "\n  ".join(sorted(verbs)))
+        return 0
+    fn = verbs.get(argv[0])
+    if fn is None:
+        sys.stderr.write(f"Error: unknown {group} command {argv[0]!r}\n")
+        return 125
+    return run_verb(fn, opts, argv[1:])
+
+
+def each(refs: list[str], fn, show=lambda ref, _result: ref) -> int:
+    """Docker's many-object verbs: print what worked (the ref, or `show(ref, result)`), one error line per
+    failure, and exit 1 if any failed."""
+    code = 0
+    for ref in refs:
+        try:
+            print(show(ref, fn(ref)), flush=True)
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            code = 1
+    return code
+
+
+def inspect_each(refs: list[str], fn, fmt: str) -> int:
+    """Docker's `inspect`: `fn(ref)` for each ref, one error line per failure; the objects found as a JSON
+    array, or the `--format` template once per object; exit 1 if any failed."""
+    import json
+
+    objects, code = [], 0
+    for ref in refs:
+        try:
+            objects.append(fn(ref))
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            code = 1
+    if fmt:
+        for d in objects:
+            print(render(fmt, d))
+    else:
+        print(json.dumps(objects, indent=4))
+    return code
 
 
 def open_env(opts: GlobalOptions):
@@ -84,9 +119,9 @@ def _fallback_render(template: str, data) -> str:
 
 def print_table(rows: list[dict], columns: list[tuple[str, str]], fmt: str = "") -> None:
     """Docker's table output, or `--format` (with `table` prefix for headers, `json` for JSON lines)."""
-    import json
-
     if fmt == "json":
+        import json  # only here: `ps`'s table must not import json (and re with it)
+
         for r in rows:
             print(json.dumps(r))
         return

@@ -39,7 +39,7 @@ def cmd_container_prune(opts, argv):
     p.add_argument("--filter", action="append", default=[])
     ns = p.parse_args(argv)
     from pallet.engine import filesystem
-    from pallet.engine.usage import human_size
+    from pallet.engine.units import human_size
 
     env = open_env(opts)
     if not ns.force and not confirm("WARNING! This will remove all stopped containers."):

@@ -14,6 +14,8 @@ import sys
 import time
 
 from pallet.cli.common import GlobalOptions
+from pallet.cli.ctrcommon import inspect_each, render
+from pallet.engine.units import human_size, since
 from pallet.errors import InvalidArgument, PalletError
 
 
@@ -32,51 +34,7 @@ def _ctx(opts: GlobalOptions):
     return EngineContext.from_options(opts)
 
 
-# -- rendering helpers (Docker's go-units and tabwriter) --------------------------
-
-def human_size(n: float) -> str:
-    """go-units HumanSizeWithPrecision(n, 3): decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.3g}{units[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
-
-def since(ts: float) -> str:
-    if not ts:
-        return "N/A"
-    return human_duration(max(0.0, time.time() - ts)) + " ago"
-
+# -- rendering helpers (Docker's tabwriter; units in pallet.engine.units) ---------------
 
 def tabwrite(rows: list[list[str]]) -> str:
     """text/tabwriter with minwidth 10, padding 3 (Docker's table writer); the last cell is not padded."""
@@ -91,17 +49,6 @@ def tabwrite(rows: list[list[str]]) -> str:
     for r in rows:
         out.append("".join(c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)).rstrip())
     return "\n".join(out) + "\n"
-
-
-def render(template: str, data) -> str:
-    try:
-        from pallet.cli.gotemplate import render as go_render
-    except ImportError:
-        try:
-            from pallet.cli.ctrcommon import _fallback_render as go_render
-        except ImportError:
-            raise InvalidArgument("--format needs pallet.cli.gotemplate, which is not available") from None
-    return go_render(template, data)
 
 
 def render_rows(fmt: str, rows: list[dict], headers: dict[str, str]) -> str:
@@ -160,7 +107,7 @@ def cmd_images(opts, prog, argv) -> int:
         rows.append({"ID": short(e.id), "Repository": e.repository, "Tag": e.tag, "Digest": e.digest or "<none>",
                      "CreatedSince": since(e.created_ts),
                      "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(e.created_ts)),
-                     "Size": human_size(e.size), "VirtualSize": human_size(e.size), "SharedSize": "N/A",
+                     "Size": human_size(e.size, 3), "VirtualSize": human_size(e.size, 3), "SharedSize": "N/A",
                      "UniqueSize": "N/A", "Containers": "N/A"})
     if a.format:
         sys.stdout.write(render_rows(a.format, rows, IMAGE_HEADERS))
@@ -280,19 +227,8 @@ def cmd_inspect(opts, prog, argv) -> int:
     a = p.parse_args(argv)
     from pallet.engine import images as E
 
-    code, found = 0, []
     with _ctx(opts) as ctx:
-        for ref in a.images:
-            try:
-                found.append(E.inspect(ctx, ref))
-            except PalletError as exc:
-                sys.stderr.write(f"Error: {exc}\n")
-                code = 1
-    if a.format:
-        sys.stdout.write("".join(render(a.format, d) + "\n" for d in found))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4) + "\n")
-    return code
+        return inspect_each(a.images, lambda ref: E.inspect(ctx, ref), a.format)
 
 
 def cmd_history(opts, prog, argv) -> int:
@@ -316,7 +252,7 @@ def cmd_history(opts, prog, argv) -> int:
             by = by[:44] + "…"
         rows.append({"ID": iid, "CreatedSince": since(h["CreatedTs"]) if human else h["Created"],
                      "CreatedAt": h["Created"], "CreatedBy": by,
-                     "Size": human_size(h["Size"]) if human else str(h["Size"]), "Comment": h["Comment"]})
+                     "Size": human_size(h["Size"], 3) if human else str(h["Size"]), "Comment": h["Comment"]})
     if a.quiet:
         sys.stdout.write("".join(r["ID"] + "\n" for r in rows))
         return 0

@@ -76,15 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if module_name is None:
         sys.stderr.write(f"pallet: '{verb}' is not a pallet command.\nSee 'pallet --help'\n")
         return 125
-    from importlib import import_module
-
-    from pallet.cli.common import GlobalOptions, report_errors
+    from pallet.cli.common import GlobalOptions, call_reporting_errors
 
     opts = GlobalOptions.from_flags(flags)
-    module = import_module(f"pallet.cli.{module_name}")
-    with report_errors() as outcome:
-        outcome.code = module.run(opts, verb, verb_args)
-    return outcome.code
+    __import__(f"pallet.cli.{module_name}")
+    module = sys.modules[f"pallet.cli.{module_name}"]
+    return call_reporting_errors(module.run, opts, verb, verb_args)
 
 
 if __name__ == "__main__":

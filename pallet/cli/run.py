@@ -6,12 +6,12 @@ itself fails, 126 when the command cannot be invoked, 127 when it is not found.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from pallet.cli.common import GlobalOptions
 from pallet.cli.ctrcommon import parser
+from pallet.cli.flags import REMAINDER
 from pallet.errors import PalletError
 
 
@@ -48,6 +48,7 @@ def _add_flags(p) -> None:
     a("--pids-limit", type=int, default=0)
     a("--blkio-weight", type=int, default=0)
     a("--device", action="append", default=[])
+    a("--device-cgroup-rule", action="append", default=[])
     a("--ulimit", action="append", default=[])
     a("--cap-add", action="append", default=[])
     a("--cap-drop", action="append", default=[])
@@ -69,7 +70,7 @@ def _add_flags(p) -> None:
     a("--rootfs", default="", help="run from a directory instead of an image (as podman)")
     a("--help", action="help")
     a("image")
-    a("command", nargs=argparse.REMAINDER)
+    a("command", nargs=REMAINDER)
 
 
 def _env_files(paths: list[str]) -> list[str]:
@@ -197,7 +198,8 @@ def to_kwargs(ns, env) -> dict:
         labels=tuple(labels), mounts=tuple(mounts), read_only=ns.read_only, privileged=ns.privileged,
         cap_add=tuple(ns.cap_add), cap_drop=tuple(ns.cap_drop), seccomp=seccomp, seccomp_profile=profile,
         no_new_privileges=nnp, security_opt=tuple(ns.security_opt), resources=res,
-        ulimits=tuple(c.parse_ulimit(u) for u in ns.ulimit), sysctls=tuple(sysctls), devices=tuple(ns.device),
+        ulimits=tuple(c.parse_ulimit(u) for u in ns.ulimit), sysctls=tuple(sysctls), devices=_devices(ns.device),
+        device_cgroup_rules=_cgroup_rules(ns.device_cgroup_rule),
         shm_size=c.parse_size(ns.shm_size, "--shm-size") if ns.shm_size else env.daemon.default_shm_size,
         network_mode=net, pid_mode=ns.pid, ipc_mode=ns.ipc, uts_mode=ns.uts, tty=ns.tty,
         interactive=ns.interactive, auto_remove=ns.rm, restart=c.parse_restart(ns.restart),
@@ -207,9 +209,25 @@ def to_kwargs(ns, env) -> dict:
     )
     if ns.entrypoint is not None:
         kwargs["entrypoint"] = (ns.entrypoint,) if ns.entrypoint else ()
-    if ns.device:
-        raise InvalidArgument("--device is not supported yet")
     return kwargs
+
+
+def _devices(values: list[str]) -> tuple[str, ...]:
+    if not values:  # the common case costs no import
+        return ()
+    from pallet.engine.devices import parse_device
+
+    return tuple(f"{d.host}:{d.container}:{d.perms}" for d in map(parse_device, values))
+
+
+def _cgroup_rules(values: list[str]) -> tuple[str, ...]:
+    if not values:
+        return ()
+    from pallet.engine.devices import parse_cgroup_rule
+
+    for v in values:
+        parse_cgroup_rule(v)
+    return tuple(v.strip() for v in values)
 
 
 def _parse(p, argv: list[str]):
@@ -230,7 +248,7 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
     _add_flags(p)
     try:
         ns = _parse(p, argv)
-        if verb == "run" and ns.tty and not ns.detach and not os.isatty(0):
+        if verb == "run" and ns.tty and ns.interactive and not ns.detach and not os.isatty(0):
             sys.stderr.write("Error: the input device is not a TTY: drop -t, or use run -d -t\n")
             return 1
         from pallet.cli.ctrcommon import open_env

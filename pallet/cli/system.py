@@ -7,7 +7,7 @@ import sys
 import time
 
 from pallet.cli.common import GlobalOptions
-from pallet.cli.ctrcommon import FlagError, open_env, parser, print_table, render
+from pallet.cli.ctrcommon import open_env, parser, print_table, render, run_group, run_verb
 
 
 def cmd_info(opts, argv):
@@ -58,7 +58,7 @@ def cmd_df(opts, argv):
     p.add_argument("--format", default="")
     ns = p.parse_args(argv)
     from pallet.engine import system
-    from pallet.engine.usage import human_size
+    from pallet.engine.units import human_size
 
     d = system.df(open_env(opts))
 
@@ -80,23 +80,20 @@ def cmd_df(opts, argv):
         print_table(rows, [("Type", "TYPE"), ("TotalCount", "TOTAL"), ("Active", "ACTIVE"), ("Size", "SIZE"),
                            ("Reclaimable", "RECLAIMABLE")], ns.format)
         return 0
-    from pallet.engine.inspect import human_duration
+    from pallet.engine.units import since
 
     now = time.time()
 
-    def ago(ts: float) -> str:
-        return human_duration(now - ts) + " ago" if ts else "N/A"
-
     print("Images space usage:\n")
     print_table([{**r, "ID": r["ID"].removeprefix("sha256:")[:12], "Size": human_size(r["Size"]),
-                  "Created": ago(r["Created"]), "SharedSize": human_size(r["SharedSize"]),
+                  "Created": since(r["Created"], now), "SharedSize": human_size(r["SharedSize"]),
                   "UniqueSize": human_size(r["UniqueSize"]), "Containers": str(r["Containers"])} for r in d["Images"]],
                 [("Repository", "REPOSITORY"), ("Tag", "TAG"), ("ID", "IMAGE ID"), ("Created", "CREATED"),
                  ("Size", "SIZE"), ("SharedSize", "SHARED SIZE"), ("UniqueSize", "UNIQUE SIZE"),
                  ("Containers", "CONTAINERS")])
     print("\nContainers space usage:\n")
     print_table([{**r, "ID": r["ID"][:12], "Size": human_size(r["Size"]), "Command": _quoted(r["Command"]),
-                  "LocalVolumes": str(r["LocalVolumes"]), "Created": ago(r["Created"]), "Status": r["StatusText"]}
+                  "LocalVolumes": str(r["LocalVolumes"]), "Created": since(r["Created"], now), "Status": r["StatusText"]}
                  for r in d["Containers"]],
                 [("ID", "CONTAINER ID"), ("Image", "IMAGE"), ("Command", "COMMAND"), ("LocalVolumes", "LOCAL VOLUMES"),
                  ("Size", "SIZE"), ("Created", "CREATED"), ("Status", "STATUS"), ("Name", "NAMES")])
@@ -119,7 +116,7 @@ def cmd_prune(opts, argv):
     p.add_argument("--volumes", action="store_true")
     ns = p.parse_args(argv)
     from pallet.engine import system
-    from pallet.engine.usage import human_size
+    from pallet.engine.units import human_size
 
     r = system.prune(open_env(opts), all_images=ns.all, with_volumes=ns.volumes)
     if r["containers"]:
@@ -133,35 +130,34 @@ def cmd_prune(opts, argv):
 
 
 def cmd_check(opts, argv):
+    """podman's semantics: report only; --repair fixes; --force also removes containers with damaged storage."""
     p = parser("system check")
-    p.add_argument("--dry-run", action="store_true", help="report only, repair nothing")
-    p.add_argument("-r", "--repair", action="store_true", help="repair (the default)")
+    p.add_argument("-r", "--repair", action="store_true", help="repair what is found (keeps damaged containers)")
+    p.add_argument("-f", "--force", action="store_true", help="repair, and remove containers whose storage is damaged")
     ns = p.parse_args(argv)
     from pallet.engine import system
 
-    found = system.check(open_env(opts), repair=not ns.dry_run)
-    for line in found:
-        print(line + ("" if ns.dry_run else ": repaired"))
+    found = system.check(open_env(opts), repair=ns.repair, force=ns.force)
+    for f in found:
+        if f.repaired:
+            print(f"{f.text}: repaired")
+        elif f.lossy and ns.repair:
+            print(f"{f.text}: left alone (--force removes the container)")
+        else:
+            print(f.text)
     if not found:
         print("No problems found")
-    return 1 if found and ns.dry_run else 0
+    if any(not f.repaired for f in found):
+        sys.stderr.write("Error: damage detected in local storage" +
+                         ("\n" if ns.repair else ": run 'pallet system check --repair' to repair it\n"))
+        return 1
+    return 0
 
 
 SYSTEM = {"info": cmd_info, "df": cmd_df, "prune": cmd_prune, "check": cmd_check}
 
 
 def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
-    try:
-        if verb == "info":
-            return cmd_info(opts, argv)
-        if not argv or argv[0] in ("-h", "--help"):
-            print("Usage: pallet system COMMAND\n\nCommands:\n  " + "\n  ".join(sorted(SYSTEM)))
-            return 0
-        fn = SYSTEM.get(argv[0])
-        if fn is None:
-            sys.stderr.write(f"Error: unknown system command {argv[0]!r}\n")
-            return 125
-        return fn(opts, argv[1:])
-    except FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        return 125
+    if verb == "info":
+        return run_verb(cmd_info, opts, argv)
+    return run_group("system", SYSTEM, opts, argv)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from pallet.cli.common import GlobalOptions
-from pallet.cli.ctrcommon import FlagError, open_env, parser, print_table, render
-from pallet.errors import PalletError
+from pallet.cli.ctrcommon import FlagError, each, inspect_each, open_env, parser, print_table, run_group
 
 
 def _kv(values: list[str]) -> dict:
@@ -68,19 +66,7 @@ def cmd_inspect(opts, argv):
     from pallet.engine import volumes
 
     env = open_env(opts)
-    out, code = [], 0
-    for n in ns.names:
-        try:
-            out.append(volumes.inspect(env, volumes.get(env, n)))
-        except PalletError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            code = 1
-    if ns.format:
-        for d in out:
-            print(render(ns.format, d))
-    else:
-        print(json.dumps(out, indent=4))
-    return code
+    return inspect_each(ns.names, lambda n: volumes.inspect(env, volumes.get(env, n)), ns.format)
 
 
 def cmd_rm(opts, argv):
@@ -91,15 +77,7 @@ def cmd_rm(opts, argv):
     from pallet.engine import volumes
 
     env = open_env(opts)
-    code = 0
-    for n in ns.names:
-        try:
-            volumes.remove(env, n, force=ns.force)
-            print(n)
-        except PalletError as exc:
-            sys.stderr.write(f"Error: {exc}\n")
-            code = 1
-    return code
+    return each(ns.names, lambda n: volumes.remove(env, n, force=ns.force))
 
 
 def cmd_prune(opts, argv):
@@ -108,7 +86,7 @@ def cmd_prune(opts, argv):
     p.add_argument("-a", "--all", action="store_true")
     ns = p.parse_args(argv)
     from pallet.engine import volumes
-    from pallet.engine.usage import human_size
+    from pallet.engine.units import human_size
 
     names, freed = volumes.prune(open_env(opts), all_volumes=ns.all)
     print("Deleted Volumes:")
@@ -123,15 +101,4 @@ VERBS = {"create": cmd_create, "ls": cmd_ls, "list": cmd_ls, "inspect": cmd_insp
 
 
 def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print("Usage: pallet volume COMMAND\n\nCommands:\n  " + "\n  ".join(sorted(VERBS)))
-        return 0
-    fn = VERBS.get(argv[0])
-    if fn is None:
-        sys.stderr.write(f"Error: unknown volume command {argv[0]!r}\n")
-        return 125
-    try:
-        return fn(opts, argv[1:])
-    except FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        return 125
+    return run_group("volume", VERBS, opts, argv)

@@ -38,6 +38,13 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
     buf = b""
     code = None
     watch = [s] + ([sys.stdin] if stdin and st.config.interactive else [])
+    from contextlib import nullcontext
+
+    from pallet.engine.monitor.terminal import local_terminal
+
+    # -t: the container's pty echoes and edits lines, so our terminal passes keys through raw
+    term = local_terminal(-1, raw=True) if st.config.tty and len(watch) > 1 else nullcontext()
+    term.__enter__()
     try:
         while code is None:
             ready, _, _ = select.select(watch, [], [])
@@ -64,6 +71,7 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
                         (out if kind == 1 else err).write(payload)
                         (out if kind == 1 else err).flush()
     finally:
+        term.__exit__(None, None, None)
         s.close()
     if code is None:
         done = __import__("pallet.engine.lifecycle", fromlist=["wait_exit"]).wait_exit(env, st.id, 5)

@@ -7,9 +7,7 @@ API (later) shares them.
 
 from __future__ import annotations
 
-import json
-import re
-
+from pallet.engine.fastjson import loads
 from pallet.values import as_dict, fields_of, frozen
 from pallet.errors import InvalidArgument
 
@@ -18,6 +16,8 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 <
 
 def parse_size(value: str, flag: str) -> int:
     """Docker's RAMInBytes: 512, 64m, 1g, 1.5GiB (binary units)."""
+    import re  # lazily, as every regex of this module: `ps` and `stats` load configs, never parse flags
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*", value.lower())
     if not m:
         raise InvalidArgument(f"invalid size {value!r} for {flag}")
@@ -68,11 +68,13 @@ class MountSpec:
     options: tuple[str, ...] = ()
 
 
-_VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+_VOLUME_NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"
 
 
 def valid_volume_name(name: str) -> bool:
-    return bool(_VOLUME_NAME.fullmatch(name))
+    import re
+
+    return bool(re.fullmatch(_VOLUME_NAME, name))
 
 
 def parse_volume_flag(value: str) -> MountSpec:
@@ -206,7 +208,8 @@ class ContainerConfig:
     resources: Resources = Resources()
     ulimits: tuple[Ulimit, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
-    devices: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # HOST:CONTAINER:PERMS, as --device took them
+    device_cgroup_rules: tuple[str, ...] = ()
     shm_size: int = 64 << 20
     network_mode: str = "none"
     pid_mode: str = ""
@@ -228,18 +231,21 @@ class ContainerConfig:
         return self.entrypoint + self.cmd
 
     def to_json(self) -> str:
+        import json
+
         return json.dumps(as_dict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
-        raw = json.loads(text)
+        raw = loads(text)
         known = set(fields_of(cls))
         raw = {k: v for k, v in raw.items() if k in known}
         raw["mounts"] = tuple(MountSpec(**{**m, "options": tuple(m.get("options", ()))}) for m in raw.get("mounts", ()))
         raw["ulimits"] = tuple(Ulimit(**u) for u in raw.get("ulimits", ()))
         raw["resources"] = Resources(**raw.get("resources", {}))
         raw["restart"] = RestartPolicy(**raw.get("restart", {}))
-        for k in ("entrypoint", "cmd", "env", "group_add", "cap_add", "cap_drop", "security_opt", "devices"):
+        for k in ("entrypoint", "cmd", "env", "group_add", "cap_add", "cap_drop", "security_opt", "devices",
+                  "device_cgroup_rules"):
             raw[k] = tuple(raw.get(k, ()))
         for k in ("labels", "sysctls"):
             raw[k] = tuple(tuple(p) for p in raw.get(k, ()))

@@ -9,23 +9,21 @@ so a monitor's cleanup and a user's `rm` never interleave.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import shutil
-import signal
 import sqlite3
 import time
-from contextlib import contextmanager
 
 from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
+from pallet.engine.fastjson import loads
 from pallet.values import frozen
 from pallet.engine.env import ContainerEnv
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, WrongState
 from pallet.metadata import containers as table
 
 ACTIVE = ("running", "paused")
+SIGKILL = 9  # signal.SIGKILL; `import signal` would bring enum to every command
 
 
 @frozen
@@ -51,14 +49,28 @@ class ContainerState:
 # ---------------------------------------------------------------- locks
 
 
-@contextmanager
-def locked(env: ContainerEnv, cid: str):
-    fd = os.open(env.lock_file(cid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+class locked:
+    """`with locked(env, cid):` the container's lock file, flock'ed exclusively; released on close.
+    A class, not @contextmanager: contextlib (with functools and collections) is not on the path of `ps`."""
+
+    __slots__ = ("path", "fd")
+
+    def __init__(self, env: ContainerEnv, cid: str):
+        self.path, self.fd = env.lock_file(cid), -1
+
+    def __enter__(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc) -> bool:
+        os.close(self.fd)
+        self.fd = -1
+        return False
 
 
 # ---------------------------------------------------------------- processes
@@ -66,11 +78,16 @@ def locked(env: ContainerEnv, cid: str):
 
 def proc_start_time(pid: int) -> int:
     """Field 22 of /proc/PID/stat (start time in ticks): tells a live process from a reused pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+    try:  # os.open/os.read, not open(): `ps` calls this for every running container
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return 0
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
     fields = data[data.rfind(b")") + 2:].split()
     if fields and fields[0] == b"Z":
         return 0
@@ -110,7 +127,7 @@ def get(env: ContainerEnv, ref: str) -> ContainerState:
 def read_exit(env: ContainerEnv, cid: str) -> dict | None:
     try:
         with open(env.exit_file(cid)) as f:
-            return json.load(f)
+            return loads(f.read())
     except (OSError, ValueError):
         return None
 
@@ -142,7 +159,16 @@ def sync_one(env: ContainerEnv, cid: str, row: table.ContainerRow | None = None)
 
 
 def sync(env: ContainerEnv) -> None:
-    for row in table.by_status(env.db, ACTIVE):
+    rows = table.by_status(env.db, ACTIVE)
+    if not rows:
+        return
+    try:  # one listing instead of a failed open() per container (ps, stats with 50 running)
+        exits = set(os.listdir(os.path.join(env.runroot, "exits")))
+    except OSError:
+        exits = None
+    for row in rows:
+        if exits is not None and row.id not in exits and row.pid and alive(row.pid, row.pid_start):
+            continue  # running, no exit file: what sync_one would conclude too
         sync_one(env, row.id, row)
 
 
@@ -206,14 +232,13 @@ def create(env: ContainerEnv, kwargs: dict) -> ContainerState:
         raise InvalidArgument(f"no command specified for the container and image {image_ref} has none")
     kwargs.setdefault("runtime", "")
     kwargs["runtime"] = env.runtime_name(kwargs["runtime"])
-    if kwargs.get("tty") and kwargs["runtime"] == "pallet":
-        kwargs["runtime"] = "runc"  # -t needs a console socket: the in-process runtime does not take one yet
     env.runtime(kwargs["runtime"])  # unknown runtime -> error before anything exists
-    if not name:
-        name = names.random_name(table.names(env.db))
+    generated = not name
+    if generated:
+        name = names.random_name(table.names(env.db))  # free now; the INSERT's UNIQUE catches a race
     cfg = ContainerConfig(id=cid, name=name, **kwargs)
     validate_mount_sources(cfg)
-    if table.lookup(env.db, name) and any(n == name for _, n in table.lookup(env.db, name)):
+    if not generated and any(n == name for _, n in table.lookup(env.db, name)):
         raise AlreadyExists(f"the container name \"/{name}\" is already in use: remove or rename that container")
     # Plan the spec now so a bad cap, ulimit, or seccomp profile fails before anything is created.
     spec_plan.check(env, cfg)
@@ -257,8 +282,8 @@ def _undo_create(env: ContainerEnv, cid: str, snapshot: str, volumes: list[str])
             vol.remove(env, v, force=True)
         except Exception:
             pass
-    shutil.rmtree(env.container_dir(cid), ignore_errors=True)
-    shutil.rmtree(env.run_dir(cid), ignore_errors=True)
+    _rmtree(env.container_dir(cid))
+    _rmtree(env.run_dir(cid))
 
 
 @frozen
@@ -301,7 +326,7 @@ def kill_cgroup(cgroups_path: str) -> None:
             with open(os.path.join(d, "cgroup.procs")) as f:
                 for line in f:
                     try:
-                        os.kill(int(line), signal.SIGKILL)
+                        os.kill(int(line), SIGKILL)
                     except (ProcessLookupError, ValueError):
                         pass
         except OSError:
@@ -317,6 +342,12 @@ def kill_cgroup(cgroups_path: str) -> None:
                 break
             except OSError:
                 time.sleep(0.02)
+
+
+def _rmtree(path: str) -> None:
+    import shutil  # lazily: ~2.5 ms with its bz2/lzma imports, and only removals need it
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def cgroups_path(cid: str) -> str:
@@ -349,7 +380,7 @@ def teardown_runtime(env: ContainerEnv, st: ContainerState, *, kill: bool) -> No
 def _forget_runtime_state(rt, cid: str) -> None:
     root = getattr(rt, "state_root", "")
     if root:
-        shutil.rmtree(os.path.join(root, cid), ignore_errors=True)
+        _rmtree(os.path.join(root, cid))
 
 
 def stop_monitor(env: ContainerEnv, st: ContainerState) -> None:
@@ -364,7 +395,7 @@ def stop_monitor(env: ContainerEnv, st: ContainerState) -> None:
         return
     if st.id.encode() in cmd:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -392,8 +423,8 @@ def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: b
         with write(env.db):
             table.update(env.db, cid, status="removing")
         rootfs.remove(env, st.row)
-        shutil.rmtree(env.container_dir(cid), ignore_errors=True)
-        shutil.rmtree(env.run_dir(cid), ignore_errors=True)
+        _rmtree(env.container_dir(cid))
+        _rmtree(env.run_dir(cid))
         try:
             os.unlink(env.exit_file(cid))
         except FileNotFoundError:

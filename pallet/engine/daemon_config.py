@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pallet.engine.config import ULIMITS, Ulimit, parse_size
+from pallet.engine.fastjson import loads
 from pallet.values import frozen
 from pallet.errors import InvalidArgument
 
@@ -41,7 +41,7 @@ class DaemonConfig:
 
 def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
     try:
-        raw = json.loads(text) if text.strip() else {}
+        raw = loads(text) if text.strip() else {}
     except ValueError as exc:
         raise InvalidArgument(f"{source}: invalid JSON: {exc}") from None
     if not isinstance(raw, dict):

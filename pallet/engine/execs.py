@@ -37,7 +37,7 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
     try:
         if getattr(rt, "in_process", False):
             try:
-                return rt.exec_file(st.id, pfile, detach=detach,
+                return rt.exec_file(st.id, pfile, detach=detach, tty=tty,
                                     stdio=None if interactive or tty else (os.open(os.devnull, os.O_RDONLY), 1, 2))
             except PalletError as exc:
                 raise StartError(f"exec in {st.name}: {_short_msg(str(exc))}", classify(str(exc))) from None

@@ -4,7 +4,7 @@ Each function takes an EngineContext first. Lookups accept a name[:tag], a
 full or short image id, `sha256:<id>` or `name@sha256:<manifest digest>`.
 
 For the container use cases:
-    resolve_for_container(ctx, ref)          -> {"id", "config", "top_layer", "names"}
+    resolve_for_container(ctx, ref)          -> {"id", "config", "top_layer"}
     prepare_container_rootfs(ctx, key, image_id, size=None) -> key (snapshot recorded)
     container_rootfs_mounts(ctx, key)        -> [{"type","source","options","cwd"}]
     remove_container_rootfs(ctx, key)
@@ -31,7 +31,10 @@ from pallet.oci import digest as _digest
 from pallet.oci import image as oci
 from pallet.oci import reference as _ref
 
-_HEX = re.compile(r"[0-9a-f]{1,64}")
+# The lookups a container needs live in a light module of their own (see its docstring).
+from pallet.engine.image_lookup import (  # noqa: E402,F401  (re-exported)
+    HEX as _HEX, prepare_container_rootfs, raw_config, remove_container_rootfs, resolve, resolve_for_container,
+)
 
 
 def now_rfc3339() -> str:
@@ -45,50 +48,8 @@ def host_arch() -> str:
 
 # ----------------------------------------------------------------------------- lookup
 
-def resolve(ctx, ref: str) -> T.ImageRow:
-    """The image a user means by `ref`, or NotFound naming it."""
-    if not ref:
-        raise InvalidArgument("image reference is empty")
-    conn = ctx.db
-    if ref.startswith("sha256:") and _digest.is_digest(ref):
-        row = T.get(conn, ref)
-        if row:
-            return row
-    if len(ref) == 64 and _HEX.fullmatch(ref):
-        row = T.get(conn, "sha256:" + ref)
-        if row:
-            return row
-    try:
-        r = _ref.parse(ref)
-    except InvalidArgument:
-        r = None
-    if r is not None:
-        if r.digest:
-            rows = T.by_manifest(conn, r.digest)
-            if rows:
-                return rows[0]
-        else:
-            iid = T.resolve_name(conn, r.name)
-            if iid:
-                row = T.get(conn, iid)
-                if row:
-                    return row
-    short = ref.removeprefix("sha256:")
-    if _HEX.fullmatch(short):
-        rows = T.by_prefix(conn, short)
-        if len(rows) == 1:
-            return rows[0]
-        if len(rows) > 1:
-            raise InvalidArgument(f"image id prefix {ref} is ambiguous: it matches {len(rows)} images")
-    raise NotFound(f"No such image: {ref}")
-
-
 def config_of(ctx, row: T.ImageRow) -> oci.ImageConfig:
     return oci.ImageConfig.from_bytes(ctx.content.read_bytes(row.id))
-
-
-def raw_config(ctx, row: T.ImageRow) -> dict:
-    return json.loads(ctx.content.read_bytes(row.id))
 
 
 # ----------------------------------------------------------------------------- recording
@@ -848,25 +809,6 @@ def squash(ctx, ref: str, *, from_: str = "", tag_: str = "", message: str = "")
 
 # ----------------------------------------------------------------------------- for containers
 
-def resolve_for_container(ctx, ref: str) -> dict:
-    row = resolve(ctx, ref)
-    cfg = raw_config(ctx, row)
-    return {"id": row.id, "config": cfg.get("config") or {}, "top_layer": row.top_layer,
-            "names": [_ref.familiar(n) for n in T.names_of(ctx.db, row.id)]}
-
-
-def prepare_container_rootfs(ctx, key: str, image_id: str, *, size: int | None = None) -> str:
-    row = resolve(ctx, image_id)
-    if size is None and ctx.storage_opts.get("size"):
-        from pallet.store.snapshotter import parse_size
-
-        size = parse_size(ctx.storage_opts["size"])
-    ctx.snapshotter.prepare(key, row.top_layer, size=size)
-    with _db.write(ctx.db):
-        S.insert(ctx.db, S.SnapshotRow(key=key, parent=row.top_layer, image_id=row.id, created=time.time()))
-    return key
-
-
 def container_rootfs_mounts(ctx, key: str) -> list[dict]:
     return [m.to_dict() for m in ctx.snapshotter.mounts(key)]
 
@@ -877,15 +819,6 @@ def mount_container_rootfs(ctx, key: str, target: str) -> None:
 
     for m in ctx.snapshotter.mounts(key):
         mount_spec(m, target)
-
-
-def remove_container_rootfs(ctx, key: str) -> None:
-    try:
-        ctx.snapshotter.remove(key)
-    except NotFound:
-        pass
-    with _db.write(ctx.db):
-        S.delete(ctx.db, key)
 
 
 def container_rootfs_usage(ctx, key: str):

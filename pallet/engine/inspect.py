@@ -6,6 +6,7 @@ import os
 import time
 
 from pallet.engine.containers import ContainerState, mount_record, mount_sources
+from pallet.engine.units import human_duration, since
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -16,34 +17,6 @@ def rfc3339(ts: float) -> str:
     ns = int(ts * 1e9)
     s, frac = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}Z"
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's units.HumanDuration."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
 
 
 def status_text(st: ContainerState, now: float | None = None) -> str:
@@ -162,7 +135,9 @@ def inspect(env, st: ContainerState) -> dict:
             "CpuQuota": res.cpu_quota,
             "CpusetCpus": res.cpuset_cpus,
             "CpusetMems": res.cpuset_mems,
-            "Devices": [],
+            "Devices": [dict(zip(("PathOnHost", "PathInContainer", "CgroupPermissions"), d.split(":")))
+                        for d in cfg.devices],
+            "DeviceCgroupRules": list(cfg.device_cgroup_rules) or None,
             "MemoryReservation": res.memory_reservation,
             "MemorySwap": res.memory_swap or (2 * res.memory if res.memory else 0),
             "MemorySwappiness": None if res.memory_swappiness < 0 else res.memory_swappiness,
@@ -229,7 +204,7 @@ def ps_row(env, st: ContainerState, *, no_trunc: bool = False, size: str = "") -
         "Image": st.config.image,
         "Command": f'"{cmd}"',
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(st.row.created)),
-        "RunningFor": human_duration(time.time() - st.row.created) + " ago",
+        "RunningFor": since(st.row.created),
         "Ports": "",
         "State": st.status,
         "Status": status_text(st),

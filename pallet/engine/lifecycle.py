@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import marshal
 import os
-import subprocess
 import sys
 import time
 
@@ -151,6 +150,25 @@ def _stdio_pipes(interactive: bool):
     return (in_r, out_w, err_w), {"stdin": in_w, "stdout": out_r, "stderr": err_r}
 
 
+def _create_in_process(rt, st: ContainerState, bundle: str, pid_file: str) -> tuple[int, dict]:
+    """In-process runtime: create the container; (init pid, the monitor's fds: pipes, or with -t the pty master)."""
+    if st.config.tty:
+        cpid, master = rt.create_terminal(st.id, bundle, pid_file)
+        return cpid, {"stdin": -1, "stdout": -1, "stderr": -1, "tty": master}
+    cstdio, mine = _stdio_pipes(st.config.interactive)
+    try:
+        cpid = rt.create(st.id, bundle, pid_file, cstdio)
+    except BaseException:
+        for fd in mine.values():
+            if fd >= 0:
+                os.close(fd)
+        raise
+    finally:
+        for fd in cstdio:
+            os.close(fd)
+    return cpid, mine
+
+
 SYNC_TIMEOUT = 120.0
 
 
@@ -195,10 +213,7 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
             os.setsid()
             set_child_subreaper(True)
             os.chdir(rdir)
-            cstdio, mine = _stdio_pipes(st.config.interactive)
-            cpid = rt.create(st.id, bundle, mcfg["pid_file"], cstdio)
-            for fd in cstdio:
-                os.close(fd)
+            cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
             # Answer now rather than from the exec'd monitor: saves its ~15 ms start from `run -d`.
             os.write(w, b"ok %d\n" % cpid)
             os.close(w)
@@ -248,6 +263,8 @@ def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
 
     with open(os.path.join(rdir, "monitor.err"), "ab") as err:
         # PR_SET_CHILD_SUBREAPER survives execve: set it in the child so the monitor needs no ctypes.
+        import subprocess  # lazily: a foreground `run` with the in-process runtime never spawns
+
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path], pass_fds=[w], start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=err, stderr=err, cwd=rdir, close_fds=True,
@@ -318,15 +335,17 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
     rt = env.runtime(st.config.runtime)
     with locked(env, st.id):
         bundle, rdir = _prepare(env, st)
-        if st.config.tty:
-            mode = "run"
+        if getattr(rt, "in_process", False):
+            mode = "adopt"
         else:
-            mode = "adopt" if getattr(rt, "in_process", False) else "create"
+            mode = "run" if st.config.tty else "create"
         mcfg = _monitor_config(env, st, bundle, rdir, mode)
         mcfg["forward_signals"] = True
-    if st.config.tty:
+    if mode == "run":
         # The runtime's one-shot `run` owns the terminal; no log is kept for a foreground -t.
         _mark_running(env, st.id, 0, os.getpid())
+        import subprocess
+
         proc = subprocess.Popen(mcfg["argv"])
         code = proc.wait()
         code = 128 - code if code < 0 else code
@@ -356,23 +375,23 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
     set_child_subreaper(True)
     if getattr(rt, "in_process", False):
         mcfg.update(attach_socket="")
-        cstdio, mine = _stdio_pipes(st.config.interactive)
         try:
-            cpid = rt.create(st.id, bundle, mcfg["pid_file"], cstdio)
+            cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
         except PalletError as exc:
-            for fd in (*cstdio, *mine.values()):
-                if fd >= 0:
-                    os.close(fd)
             err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
             _start_failed(env, st, err)
             if st.config.auto_remove:
                 containers.remove(env, st.id, force=True, volumes=True, resolved=True)
             raise err from None
-        for fd in cstdio:
-            os.close(fd)
         mcfg.update(fds=mine, container_pid=cpid)
     mon = Monitor(mcfg, local_out=(1, 2), local_in=stdin_fd, on_created=started)
-    code = mon.run()
+    if mcfg.get("fds", {}).get("tty", -1) >= 0:
+        from pallet.engine.monitor.terminal import local_terminal
+
+        with local_terminal(mcfg["fds"]["tty"], raw=stdin_fd is not None):
+            code = mon.run()
+    else:
+        code = mon.run()
     if mon.error:
         exc = StartError(f"container {st.name}: {_short_msg(mon.error)}", classify(mon.error))
         _start_failed(env, st, exc)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 
 from pallet.errors import InvalidArgument, NotFound
 
-_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+_NAME = r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+"  # compiled on use: `ps` must not import re
 
 # A short table is enough: a name only has to be memorable and unlikely to collide.
 _ADJECTIVES = (
@@ -31,7 +30,9 @@ def short(cid: str) -> str:
 
 
 def validate_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
+    import re
+
+    if not re.fullmatch(_NAME, name):
         raise InvalidArgument(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")
 

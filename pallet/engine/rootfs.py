@@ -30,11 +30,12 @@ def merged_dir(env, cid: str) -> str:
 
 
 def _images(env):
+    # the light lookup module, not pallet.engine.images: `run` must not pay for the image use cases' imports
     try:
-        from pallet.engine import images
+        from pallet.engine import image_lookup
     except ImportError:
         return None
-    return images
+    return image_lookup
 
 
 def resolve_image(env, ref: str) -> ImageInfo:
@@ -50,7 +51,7 @@ def resolve_image(env, ref: str) -> ImageInfo:
 
 def prepare(env, cid: str, image: ImageInfo) -> str:
     images = _images(env)
-    return images.prepare_container_rootfs(env.images, cid, image.id)
+    return images.prepare_container_rootfs(env.images, cid, image.id, top_layer=image.top_layer)
 
 
 def _is_mountpoint(path: str) -> bool:
@@ -70,13 +71,11 @@ def mount(env, row, *, volatile: bool = False) -> str:
     if _is_mountpoint(target):
         return target
     try:
-        from dataclasses import replace
-
         from pallet.store.snapshotter import mount_spec
 
         for m in env.images.snapshotter.mounts(row.snapshot):
             if volatile and m.type == "overlay":
-                m = replace(m, options=(*m.options, "volatile"))
+                m = m.replace(options=(*m.options, "volatile"))
             mount_spec(m, target)
     except OSError as exc:
         raise PalletError(f"container {row.id[:12]}: cannot mount its rootfs: {exc.strerror or exc} (is overlayfs available and the lower dirs intact?)") from None

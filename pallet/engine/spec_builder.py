@@ -96,6 +96,8 @@ class Resolved:
     ipcns_path: str = ""
     seccomp: dict | None = None  # OCI linux.seccomp, already converted
     default_ulimits: tuple = ()  # daemon.json default-ulimits, as config.Ulimit
+    devices: tuple = ()  # --device: OCI linux.devices entries (pallet.engine.devices.resolve_all)
+    device_rules: tuple = ()  # --device and --device-cgroup-rule: OCI resources.devices allow rules
 
 
 def _rlimits(cfg: ContainerConfig, resolved: Resolved, host: HostFacts) -> list[dict]:
@@ -195,24 +197,11 @@ def _default_mounts(cfg: ContainerConfig) -> list[dict]:
 
 def _namespaces(cfg: ContainerConfig, resolved: Resolved) -> list[dict]:
     ns: list[dict] = [{"type": "mount"}, {"type": "cgroup"}]
-    if cfg.network_mode == "host":
-        pass
-    elif cfg.network_mode.startswith("container:"):
-        ns.append({"type": "network", "path": resolved.netns_path})
-    else:
-        ns.append({"type": "network"})
-    if cfg.pid_mode == "host":
-        pass
-    elif cfg.pid_mode.startswith("container:"):
-        ns.append({"type": "pid", "path": resolved.pidns_path})
-    else:
-        ns.append({"type": "pid"})
-    if cfg.ipc_mode == "host":
-        pass
-    elif cfg.ipc_mode.startswith("container:"):
-        ns.append({"type": "ipc", "path": resolved.ipcns_path})
-    else:
-        ns.append({"type": "ipc"})
+    # host: no namespace of that kind (the host's); container:ID: join that container's; else a new one
+    for kind, mode, path in (("network", cfg.network_mode, resolved.netns_path),
+                             ("pid", cfg.pid_mode, resolved.pidns_path), ("ipc", cfg.ipc_mode, resolved.ipcns_path)):
+        if mode != "host":
+            ns.append({"type": kind, "path": path} if mode.startswith("container:") else {"type": kind})
     if cfg.uts_mode != "host" and cfg.network_mode != "host":
         ns.append({"type": "uts"})
     return ns
@@ -258,6 +247,10 @@ def build_spec(cfg: ContainerConfig, resolved: Resolved, host: HostFacts) -> dic
         "namespaces": _namespaces(cfg, resolved),
         "resources": _resources(cfg),
     }
+    if resolved.devices:
+        linux["devices"] = list(resolved.devices)
+    if not cfg.privileged:  # privileged already allows every device
+        linux["resources"]["devices"] += list(resolved.device_rules)
     if resolved.cgroups_path:
         linux["cgroupsPath"] = resolved.cgroups_path
     if not cfg.privileged:

@@ -143,6 +143,15 @@ def _ns_path(env, mode: str, kind: str) -> str:
     return f"/proc/{st.row.pid}/ns/{kind}"
 
 
+def _devices(cfg: ContainerConfig) -> tuple[tuple, tuple]:
+    """--device nodes and cgroup rules, stat'ed now (a device's numbers may change between starts)."""
+    if not cfg.devices and not cfg.device_cgroup_rules:
+        return (), ()
+    from pallet.engine import devices
+
+    return devices.resolve_all(cfg.devices, cfg.device_cgroup_rules)
+
+
 def check(env, cfg: ContainerConfig) -> None:
     """Plan the spec with a stand-in rootfs: bad caps, ulimits, seccomp profiles fail here, at create."""
     for mode in (cfg.network_mode, cfg.pid_mode, cfg.ipc_mode):
@@ -152,8 +161,9 @@ def check(env, cfg: ContainerConfig) -> None:
             containers.resolve(env, mode.partition(":")[2])
     if cfg.init:
         _init_binary()
+    nodes, rules = _devices(cfg)
     resolved = spec_builder.Resolved(rootfs="/", seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
-                                     bind_sources=tuple(m.source for m in cfg.mounts))
+                                     bind_sources=tuple(m.source for m in cfg.mounts), devices=nodes, device_rules=rules)
     spec_builder.build_spec(cfg, resolved, host_facts())
 
 
@@ -183,8 +193,9 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
     for name, text in files.items():
         with open(os.path.join(cdir, name), "w") as f:
             f.write(text)
+    nodes, rules = _devices(cfg)
     resolved = spec_builder.Resolved(
-        rootfs=rootfs_dir, uid=uid, gid=gid, additional_gids=extra,
+        rootfs=rootfs_dir, devices=nodes, device_rules=rules, uid=uid, gid=gid, additional_gids=extra,
         bind_sources=mount_sources(env, cfg),
         hostname_file=os.path.join(cdir, "hostname") if "hostname" in files else "",
         hosts_file=os.path.join(cdir, "hosts"), resolv_file=os.path.join(cdir, "resolv.conf"),

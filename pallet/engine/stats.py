@@ -151,12 +151,18 @@ def _read(path: str) -> str | None:
 
 
 def _int(text: str | None) -> int:
-    from pallet.cgroups.fs import parse_uint
-
-    try:
-        return parse_uint(text) if text and text.strip() else 0
-    except ValueError:
+    """A counter or limit file's value; v2's "max" as pallet.cgroups.fs.parse_uint reads it; 0 if unreadable."""
+    if not text:
         return 0
+    try:
+        return int(text)  # int() takes the trailing newline; the common case, without a call per value
+    except ValueError:
+        from pallet.cgroups.fs import parse_uint
+
+        try:
+            return parse_uint(text) if text.strip() else 0
+        except ValueError:
+            return 0
 
 
 # ---------------------------------------------------------------- one sample
@@ -229,7 +235,14 @@ def block_io(layout: Layout, cid: str) -> tuple[int, int]:
     d = layout.dir("blkio" if layout.version == "v1" else "", cid)
     if not d:
         return 0, 0
-    for name in BLKIO_FILES[layout.version]:
+    names = BLKIO_FILES[layout.version]
+    if len(names) > 1:
+        # The throttle layer sees every bio before an I/O scheduler does: when it counted nothing, neither did
+        # CFQ or BFQ, and one read answers for an idle container instead of three.
+        text = _read(os.path.join(d, names[-1]))
+        if text is not None and text.split(None, 1)[:1] == ["Total"] and text.split()[1:2] == ["0"]:
+            return 0, 0
+    for name in names:
         text = _read(os.path.join(d, name))
         if text and text.strip() and text.split(None, 1)[0] != "Total":
             return sum_blkio(text)
@@ -237,13 +250,19 @@ def block_io(layout: Layout, cid: str) -> tuple[int, int]:
 
 
 def inactive_file(memstat: str, version: str) -> dict[str, int]:
-    """The one memory.stat line Docker's accounting needs, as the `raw` dict memory_accounting reads."""
+    """The one memory.stat line Docker's accounting needs, as the `raw` dict memory_accounting reads
+    (found with str.find, not a loop over the file's ~40 lines: this runs for every container)."""
     key = "total_inactive_file" if version == "v1" else "inactive_file"
-    prefix = key + " "
-    for line in memstat.split("\n"):
-        if line.startswith(prefix):
-            return {key: int(line[len(prefix):])}
-    return {}
+    text = "\n" + memstat
+    at = text.find("\n" + key + " ")
+    if at < 0:
+        return {}
+    start = at + len(key) + 2
+    end = text.find("\n", start)
+    try:
+        return {key: int(text[start:] if end < 0 else text[start:end])}
+    except ValueError:
+        return {}
 
 
 def cpu_percent(cpu_ns: int, since_ns: int, wall_s: float) -> float:
@@ -267,11 +286,11 @@ def sample(st: ContainerState, host_total: int, *, layout: Layout | None = None,
     if st.status not in ACTIVE:
         return stopped(st)
     layout = layout or detect_layout()
-    files = FILES[layout.version]
     text = {}
-    for key, (ctrl, name) in files.items():
-        d = layout.dir(ctrl, st.id)
-        text[key] = _read(os.path.join(d, name)) if d else None
+    rel = cgroups_path(st.id)
+    for key, (ctrl, name) in FILES[layout.version].items():
+        base = layout.mounts.get(ctrl)
+        text[key] = _read(f"{base}{rel}/{name}") if base else None
     now = time.monotonic()
     if text["usage"] is None and text["pids"] is None:
         return stopped(st)  # its cgroup is gone: it exited between the listing and the read

@@ -12,6 +12,7 @@ from pallet.engine import containers, volumes
 from pallet.engine.dbconn import write
 from pallet.errors import PalletError
 from pallet.metadata import containers as table
+from pallet.values import frozen
 
 
 def info(env) -> dict:
@@ -174,98 +175,115 @@ def prune(env, *, all_images: bool = False, with_volumes: bool = False) -> dict:
     return {"containers": removed, "volumes": vols, "images": imgs, "freed": freed}
 
 
-def check(env, *, repair: bool = True) -> list[str]:
-    """What a crash can leave, and its repair (podman system check): one line per finding."""
-    found: list[str] = []
+@frozen
+class Finding:
+    """One thing `check` found; `repaired` tells whether it was fixed in this call."""
+
+    text: str
+    repaired: bool = False
+    lossy: bool = False  # fixing it removes a container: only with --force
+
+
+def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
+    """What a crash can leave (podman system check): report it; with `repair` fix it, except removing
+    containers whose storage is damaged, which needs `force` (as podman's --repair and --force)."""
+    found: list[Finding] = []
+    repair = repair or force
+
+    def note(text: str, fix, *, lossy: bool = False) -> None:
+        do = force if lossy else repair
+        if do:
+            fix()
+        found.append(Finding(text=text, repaired=do, lossy=lossy))
+
     rows = {r.id: r for r in table.all_rows(env.db)}
     # 1. records: half-removed containers, running ones whose process and monitor are gone
     for cid, row in rows.items():
         if row.status == "removing":
-            found.append(f"container {cid[:12]}: removal was interrupted")
-            if repair:
-                containers.remove(env, cid, force=True, resolved=True)
+            note(f"container {cid[:12]}: removal was interrupted",
+                 lambda cid=cid: containers.remove(env, cid, force=True, resolved=True))
         elif row.status in containers.ACTIVE:
             before = row.status
             containers.sync_one(env, cid, row)
             after = table.get(env.db, cid)
             if after is not None and after.status != before:
-                found.append(f"container {cid[:12]}: was {before}, its process is gone: marked exited")
-                if repair:
-                    from pallet.engine import lifecycle
+                from pallet.engine import lifecycle
 
-                    lifecycle.cleanup(env, cid)
+                note(f"container {cid[:12]}: was {before}, its process is gone: marked exited",
+                     lambda cid=cid: lifecycle.cleanup(env, cid))
     rows = {r.id: r for r in table.all_rows(env.db)}
     # 2. directories and mounts of containers that have no record (killed mid-create or mid-rm)
     cdir = os.path.join(env.root, "containers")
+
+    def drop_dir(name: str) -> None:
+        _unmount_tree(os.path.join(cdir, name))
+        shutil.rmtree(os.path.join(cdir, name), ignore_errors=True)
+        shutil.rmtree(env.run_dir(name), ignore_errors=True)
+
     for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
         if name not in rows:
-            found.append(f"container dir {name[:12]}: no record")
-            if repair:
-                _unmount_tree(os.path.join(cdir, name))
-                shutil.rmtree(os.path.join(cdir, name), ignore_errors=True)
-                shutil.rmtree(env.run_dir(name), ignore_errors=True)
+            note(f"container dir {name[:12]}: no record", lambda name=name: drop_dir(name))
     # 3. rootfs mounted for a container that is not running
     for cid, row in rows.items():
         target = os.path.join(env.container_dir(cid), "rootfs")
         if row.status not in containers.ACTIVE and row.snapshot and os.path.ismount(target):
-            found.append(f"container {cid[:12]}: rootfs still mounted while {row.status}")
-            if repair:
-                _unmount_tree(env.container_dir(cid))
+            note(f"container {cid[:12]}: rootfs still mounted while {row.status}",
+                 lambda cid=cid: _unmount_tree(env.container_dir(cid)))
     # 4. runtime state, cgroups, exit files, locks of unknown containers
     from pallet.engine.runtimes import open_runtime
 
     rdir = os.path.join(env.runroot, "runtimes")
+
+    def drop_state(rname: str, cid: str) -> None:
+        try:
+            open_runtime(rname, env.runroot, env.daemon.runtimes).delete(cid, force=True)
+        except PalletError:
+            shutil.rmtree(os.path.join(rdir, rname, cid), ignore_errors=True)
+
     for rname in os.listdir(rdir) if os.path.isdir(rdir) else []:
         for cid in os.listdir(os.path.join(rdir, rname)):
             if cid not in rows or rows[cid].status not in containers.ACTIVE:
-                found.append(f"runtime {rname}: leftover state for {cid[:12]}")
-                if repair:
-                    try:
-                        open_runtime(rname, env.runroot, env.daemon.runtimes).delete(cid, force=True)
-                    except PalletError:
-                        shutil.rmtree(os.path.join(rdir, rname, cid), ignore_errors=True)
+                note(f"runtime {rname}: leftover state for {cid[:12]}", lambda r=rname, c=cid: drop_state(r, c))
     for ctrl in os.listdir("/sys/fs/cgroup"):
         base = os.path.join("/sys/fs/cgroup", ctrl, "pallet")
         for cid in os.listdir(base) if os.path.isdir(base) else []:
             if len(cid) == 64 and os.path.isdir(os.path.join(base, cid)) and (cid not in rows or rows[cid].status not in containers.ACTIVE):
                 if _owned_here(env, cid, rows):
-                    found.append(f"cgroup {ctrl}/pallet/{cid[:12]}: no running container")
-                    if repair:
-                        containers.kill_cgroup(containers.cgroups_path(cid))
+                    note(f"cgroup {ctrl}/pallet/{cid[:12]}: no running container",
+                         lambda cid=cid: containers.kill_cgroup(containers.cgroups_path(cid)))
     for sub in ("exits", "locks"):
         d = os.path.join(env.runroot, sub)
         for cid in os.listdir(d) if os.path.isdir(d) else []:
             if cid not in rows and len(cid) == 64:
-                found.append(f"{sub[:-1]} file {cid[:12]}: no record")
-                if repair:
-                    os.unlink(os.path.join(d, cid))
+                note(f"{sub[:-1]} file {cid[:12]}: no record", lambda p=os.path.join(d, cid): os.unlink(p))
     # 5. writable layers (snapshots) whose container record is gone
-    try:
-        from pallet.metadata import snapshots as S
-
-        for srow in S.all_rows(env.db) if hasattr(S, "all_rows") else []:
-            if len(srow.key) == 64 and srow.key not in rows:
-                found.append(f"snapshot {srow.key[:12]}: no container")
-                if repair:
-                    env_images = env.images
-                    from pallet.engine import images
-
-                    images.remove_container_rootfs(env_images, srow.key)
-    except ImportError:
-        pass
-    # 6. writable layer dirs on disk with neither a snapshot record nor a container (killed mid-create)
+    from pallet.engine import images
     from pallet.metadata import snapshots as S
 
-    known = {r.key for r in S.all_rows(env.db)} | set(rows)
+    snap_rows = S.all_rows(env.db)
+    for srow in snap_rows:
+        if len(srow.key) == 64 and srow.key not in rows:
+            note(f"snapshot {srow.key[:12]}: no container",
+                 lambda k=srow.key: images.remove_container_rootfs(env.images, k))
+    # 6. writable layer dirs on disk with neither a snapshot record nor a container (killed mid-create)
+    known = {r.key for r in snap_rows} | set(rows)
     sn = env.images.snapshotter
-    for key in sn.snapshots() if hasattr(sn, "snapshots") else []:
+    on_disk = set(sn.snapshots()) if hasattr(sn, "snapshots") else None
+
+    def drop_snapshot(key: str) -> None:
+        try:
+            sn.remove(key)
+        except PalletError:
+            pass
+
+    for key in sorted(on_disk or ()):
         if len(key) == 64 and key not in known:
-            found.append(f"snapshot dir {key[:12]}: no record")
-            if repair:
-                try:
-                    sn.remove(key)
-                except PalletError:
-                    pass
+            note(f"snapshot dir {key[:12]}: no record", lambda k=key: drop_snapshot(k))
+    # 7. containers whose writable layer is gone: they can never start again; removed only with --force
+    for cid, row in rows.items():
+        if on_disk is not None and row.snapshot and row.status not in containers.ACTIVE and row.snapshot not in on_disk:
+            note(f"container {cid[:12]}: its writable layer is missing",
+                 lambda cid=cid: containers.remove(env, cid, force=True, resolved=True), lossy=True)
     return found
 
 

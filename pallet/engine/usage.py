@@ -1,18 +1,8 @@
-"""Disk usage of containers: writable layer (upper dir) and virtual size, Docker's human units."""
+"""Disk usage of containers: writable layer (upper dir) and virtual size."""
 
 from __future__ import annotations
 
 import os
-
-
-def human_size(n: float) -> str:
-    """Docker's units.HumanSize: decimal units, 3 significant digits."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000.0
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 def dir_usage(path: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,8 @@ from pallet.metadata import volumes as table
 
 
 def anonymous_name(cid: str, dest: str) -> str:
+    import hashlib  # lazily: ~3 ms of OpenSSL set-up, and only anonymous volumes need it
+
     return hashlib.sha256(f"{cid}:{dest}".encode()).hexdigest()
 
 

@@ -40,15 +40,8 @@ def set_no_new_privs() -> None:
     prctl(PR["PR_SET_NO_NEW_PRIVS"], 1)
 
 
-def set_child_subreaper(on: bool = True) -> None:
-    prctl(PR["PR_SET_CHILD_SUBREAPER"], int(on))
-
-
-def get_child_subreaper() -> bool:
-    value = ctypes.c_int(0)
-    call(libc.prctl, PR["PR_GET_CHILD_SUBREAPER"], ctypes.cast(ctypes.byref(value), ctypes.c_void_p).value, 0, 0, 0,
-         what="prctl PR_GET_CHILD_SUBREAPER")
-    return bool(value.value)
+# Without ctypes, for the runtime's parent: see pallet.linux.subreaper.
+from pallet.linux.subreaper import get_child_subreaper, set_child_subreaper  # noqa: E402,F401
 
 
 def set_keepcaps(on: bool) -> None:

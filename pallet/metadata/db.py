@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import contextmanager
-from typing import Callable
-
 from pallet.errors import PalletError
 
 FILENAME = "pallet.db"
@@ -95,13 +92,20 @@ def migrate(conn: sqlite3.Connection) -> int:
     return latest_version()
 
 
-@contextmanager
-def write(conn: sqlite3.Connection):
-    """One write transaction; BEGIN IMMEDIATE takes the write lock up front (no upgrade deadlock)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+class write:
+    """`with write(conn):` one write transaction; BEGIN IMMEDIATE takes the write lock up front (no
+    upgrade deadlock); ROLLBACK on any exception. A class, not @contextmanager: no contextlib import
+    on every command's path, and no generator per transaction."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        return False

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+
+from pallet.values import frozen
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS images (
@@ -33,7 +34,7 @@ SCHEMA = [
 COLUMNS = ("id", "manifest_digest", "manifest_media_type", "created", "size", "layers", "parent", "added")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class ImageRow:
     id: str
     manifest_digest: str

@@ -9,7 +9,8 @@ record and the layer's files give back the exact tar.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+
+from pallet.values import frozen
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS layers (
@@ -30,7 +31,7 @@ ADD_SPLIT = ["ALTER TABLE layers ADD COLUMN split INTEGER NOT NULL DEFAULT 0"]
 COLUMNS = ("chain_id", "diff_id", "parent", "blob_digest", "blob_size", "media_type", "size", "created", "split")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class LayerRow:
     chain_id: str
     diff_id: str

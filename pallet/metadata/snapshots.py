@@ -6,7 +6,8 @@ GC treats every row's `parent` chain as in use.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+
+from pallet.values import frozen
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS snapshots (
@@ -20,7 +21,7 @@ SCHEMA = [
 COLUMNS = ("key", "parent", "image_id", "created")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class SnapshotRow:
     key: str
     parent: str

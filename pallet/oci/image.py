@@ -66,6 +66,36 @@ def _need(obj: dict, key: str, typ, what: str):
     return value
 
 
+def _v2_document(data: bytes, what: str) -> dict:
+    """A manifest or index: a JSON object with schemaVersion 2."""
+    obj = _loads(data, what)
+    if not isinstance(obj, dict) or obj.get("schemaVersion") != 2:
+        raise InvalidArgument(f"invalid {what}: schemaVersion must be 2")
+    return obj
+
+
+def _descriptors(obj: dict, key: str, what: str, item: str) -> tuple["Descriptor", ...]:
+    """The list `key` of a manifest or index, each descriptor checked and named by its position."""
+    return tuple(Descriptor.from_json(d, f"{what} {item} {i}") for i, d in enumerate(_need(obj, key, list, what)))
+
+
+def _annotated(out: dict, annotations: dict) -> dict:
+    """`out` with an "annotations" field when there are any (the specs omit an empty one)."""
+    if annotations:
+        out["annotations"] = dict(annotations)
+    return out
+
+
+class _Document:
+    """Manifest and Index: serialised as compact JSON, as written to the content store."""
+
+    def to_json(self) -> dict:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return dumps(self.to_json())
+
+
 @dataclass(frozen=True, kw_only=True)
 class Descriptor:
     media_type: str
@@ -91,16 +121,14 @@ class Descriptor:
             raise InvalidArgument(f"invalid {what}: {exc}") from None
 
     def to_json(self) -> dict:
-        out = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
+        out = _annotated({"mediaType": self.media_type, "digest": self.digest, "size": self.size}, self.annotations)
         if self.platform:
             out["platform"] = dict(self.platform)
         return out
 
 
 @dataclass(frozen=True, kw_only=True)
-class Manifest:
+class Manifest(_Document):
     config: Descriptor
     layers: tuple[Descriptor, ...]
     media_type: str = OCI_MANIFEST
@@ -108,52 +136,35 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Manifest":
-        obj = _loads(data, "image manifest")
-        if not isinstance(obj, dict) or obj.get("schemaVersion") != 2:
-            raise InvalidArgument("invalid image manifest: schemaVersion must be 2")
+        obj = _v2_document(data, "image manifest")
         media = obj.get("mediaType") or OCI_MANIFEST
         if media not in MANIFEST_TYPES:
             raise InvalidArgument(f"invalid image manifest: unsupported mediaType {media!r}")
         config = Descriptor.from_json(_need(obj, "config", dict, "image manifest"), "image manifest config")
-        layers = tuple(Descriptor.from_json(l, f"image manifest layer {i}")
-                       for i, l in enumerate(_need(obj, "layers", list, "image manifest")))
+        layers = _descriptors(obj, "layers", "image manifest", "layer")
         return cls(config=config, layers=layers, media_type=media, annotations=dict(obj.get("annotations") or {}))
 
     def to_json(self) -> dict:
-        out = {"schemaVersion": 2, "mediaType": self.media_type, "config": self.config.to_json(),
-               "layers": [l.to_json() for l in self.layers]}
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
-
-    def to_bytes(self) -> bytes:
-        return dumps(self.to_json())
+        return _annotated({"schemaVersion": 2, "mediaType": self.media_type, "config": self.config.to_json(),
+                           "layers": [l.to_json() for l in self.layers]}, self.annotations)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Index:
+class Index(_Document):
     manifests: tuple[Descriptor, ...]
     media_type: str = OCI_INDEX
     annotations: dict = field(default_factory=dict)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Index":
-        obj = _loads(data, "image index")
-        if not isinstance(obj, dict) or obj.get("schemaVersion") != 2:
-            raise InvalidArgument("invalid image index: schemaVersion must be 2")
-        manifests = tuple(Descriptor.from_json(m, f"image index manifest {i}")
-                          for i, m in enumerate(_need(obj, "manifests", list, "image index")))
+        obj = _v2_document(data, "image index")
+        manifests = _descriptors(obj, "manifests", "image index", "manifest")
         return cls(manifests=manifests, media_type=obj.get("mediaType") or OCI_INDEX,
                    annotations=dict(obj.get("annotations") or {}))
 
     def to_json(self) -> dict:
-        out = {"schemaVersion": 2, "mediaType": self.media_type, "manifests": [m.to_json() for m in self.manifests]}
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
-
-    def to_bytes(self) -> bytes:
-        return dumps(self.to_json())
+        return _annotated({"schemaVersion": 2, "mediaType": self.media_type,
+                           "manifests": [m.to_json() for m in self.manifests]}, self.annotations)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from pallet.errors import InvalidArgument
 from pallet.oci import digest as _digest
+from pallet.values import frozen
 
 DEFAULT_DOMAIN = "docker.io"
 OFFICIAL_PREFIX = "library/"
@@ -23,7 +23,7 @@ _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _DOMAIN = re.compile(r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?")
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen
 class Reference:
     domain: str
     path: str

@@ -182,6 +182,7 @@ class Logger:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv_given = argv
     argv = sys.argv[1:] if argv is None else argv
     log = Logger(None, "text", False)
     try:
@@ -203,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         verb, args = rest[0], rest[1:]
         if verb not in COMMANDS:
             raise UsageError(f"no such command {verb!r}")
+        if argv_given is None and verb != "events":
+            # A short-lived command frees everything at exit: no cyclic collector walking every
+            # object during the imports, and, after `create` forks, writing to pages the child
+            # shares (copy on write). `events` streams for as long as it is left running.
+            import gc
+
+            gc.disable()
         flags, pos, _ = COMMANDS[verb]
         if "-h" in args[:1] or "--help" in args[:1]:
             sys.stdout.write(_help(verb))

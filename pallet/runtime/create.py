@@ -33,6 +33,7 @@ class CreateOptions:
     stdio: tuple[int, int, int] | None = None  # fds for the container's 0,1,2; None: ours
     console_fd: int | None = None  # an already connected console socket (run -t without --console-socket)
     subreaper: bool = False  # become the init's parent (PR_SET_CHILD_SUBREAPER) to wait for it, as `run` does
+    seccomp_cache: str | None = None  # keep compiled seccomp programs here across processes (root-only dir)
 
     def __post_init__(self):
         st.validate_id(self.id)
@@ -45,14 +46,16 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
     if spec.process is None:
         raise InvalidArgument("config.json: process: is required")
     linux = spec.linux
-    check_capabilities(spec.process.capabilities, "process.capabilities")
     kinds = {n.type for n in linux.namespaces}
     if spec.hostname and "uts" not in kinds:
         raise InvalidArgument("config.json: hostname: needs a new UTS namespace (linux.namespaces)")
     if spec.domainname and "uts" not in kinds:
         raise InvalidArgument("config.json: domainname: needs a new UTS namespace (linux.namespaces)")
-    if "mount" not in kinds:
-        raise InvalidArgument("config.json: linux.namespaces: a mount namespace is required")
+    if "mount" not in kinds and (linux.masked_paths or linux.readonly_paths or spec.root.readonly):
+        # Without its own mount namespace the container shares the host's: pallet then mounts
+        # nothing (see rootfs.RootfsPlan.mount_ns), so it cannot hide or protect these paths.
+        raise InvalidArgument("config.json: linux.namespaces: maskedPaths, readonlyPaths and root.readonly "
+                              "need a mount namespace")
     userns = linux.namespace("user")
     if userns is not None and not userns.path and not (linux.uid_mappings and linux.gid_mappings):
         raise InvalidArgument("config.json: linux.uidMappings: a new user namespace needs uid and gid mappings")
@@ -64,17 +67,57 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
         raise Unavailable(f"config.json: process.selinuxLabel: {spec.process.selinux_label}: SELinux is not enabled on this host")
     if linux.mount_label and not os.path.exists("/sys/fs/selinux/enforce"):
         raise Unavailable(f"config.json: linux.mountLabel: {linux.mount_label}: SELinux is not enabled on this host")
+    # Limits and the cgroup path are checked here, not first in the cgroup code after the fork:
+    # a bad value must fail before a state dir, a process or a cgroup exists.
+    if linux.resources is not None:
+        from pallet.oci.resources import LinuxResources
+
+        LinuxResources.from_json(linux.resources)
+    from pallet.cgroups.paths import resolve
+
+    resolve(linux.cgroups_path, opts.id)
 
 
-def check_capabilities(caps, path: str) -> None:
+def grantable_capabilities(spec: Spec, container_id: str) -> Spec:
+    """The spec without the capabilities this runtime cannot grant, each named in a warning.
+
+    Runtime spec (config.md, Linux process): a capability that cannot be mapped to a kernel
+    interface, or cannot be granted otherwise, MUST be logged as a warning, and runtimes SHOULD
+    NOT fail for it (a restricted host, like one whose bounding set lacks CAP_SYS_RESOURCE).
+    The container then gets fewer capabilities than asked, never more.
+    """
+    caps = spec.process.capabilities
     if caps is None:
-        return
+        return spec
     from pallet.linux.capnames import CAPS
 
+    bounding = _own_bounding_set()
+    changes = {}
     for key in caps.__fields__:
-        for name in getattr(caps, key):
-            if name not in CAPS:
-                raise InvalidArgument(f"config.json: {path}.{key}: unknown capability {name!r}")
+        names = getattr(caps, key)
+        keep = tuple(n for n in names if n in CAPS and bounding >> CAPS[n] & 1)
+        if len(keep) != len(names):
+            changes[key] = keep
+            for name in names:
+                if name not in CAPS:
+                    why = "unknown capability"
+                elif name not in keep:
+                    why = "not in pallet-runtime's own bounding set"
+                else:
+                    continue
+                os.write(2, f"pallet-runtime: warning: container {container_id}: process.capabilities.{key}: "
+                            f"ignoring {name} ({why})\n".encode())
+    if not changes:
+        return spec
+    return spec.replace(process=spec.process.replace(capabilities=caps.replace(**changes)))
+
+
+def _own_bounding_set() -> int:
+    with open("/proc/self/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"CapBnd:"):
+                return int(line.split()[1], 16)
+    return (1 << 64) - 1
 
 
 def create(opts: CreateOptions) -> st.ContainerState:
@@ -84,6 +127,7 @@ def create(opts: CreateOptions) -> st.ContainerState:
     raw = read_json_file(os.path.join(bundle, "config.json"), "config.json")
     spec = Spec.from_json(raw)
     check_spec(spec, opts)
+    spec = grantable_capabilities(spec, opts.id)
     rootfs_path = spec.root.path if spec.root.path.startswith("/") else os.path.join(bundle, spec.root.path)
     if not os.path.isdir(rootfs_path):
         raise InvalidArgument(f"config.json: root.path: {rootfs_path}: no such directory")
@@ -106,7 +150,7 @@ def create(opts: CreateOptions) -> st.ContainerState:
 
 def _write_pid_file(path: str, pid: int) -> None:
     path = os.path.abspath(path)
-    st.write_atomic(path, str(pid).encode(), 0o644)
+    st.write_atomic(path, str(pid).encode(), 0o644, durable=False)  # a live process's pid: see write_atomic
 
 
 def _rmtree(path: str) -> None:
@@ -120,7 +164,7 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
     if linux.seccomp:
         from pallet.runtime.seccomp import compile_filter
 
-        program = compile_filter(linux.seccomp)  # before fork: the child only installs it
+        program = compile_filter(linux.seccomp, cache_dir=opts.seccomp_cache)  # before fork: the child only installs it
     if spec.hooks is not None:
         import pallet.runtime.hooks  # noqa: F401  (the parent runs prestart/createRuntime)
     fds: list[int] = []
@@ -151,8 +195,14 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
             state_dir_fd=dir_fd, console_fd=console_fd, preserve_fds=opts.preserve_fds,
             seccomp_program=program, new_keyring=not opts.no_new_keyring,
         )
-        mark("fork stage 1")
-        stage1_pid = os.fork()
+        flags = _direct_clone_flags(linux)
+        mark("fork stage 1" if flags is None else "clone init")
+        if flags is None:
+            stage1_pid = os.fork()
+        else:
+            from pallet.linux.clone import clone
+
+            stage1_pid = init_pid = clone(flags)
         if stage1_pid == 0:
             try:
                 sock.close()
@@ -164,26 +214,35 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
                 os._exit(1)
             # The child imports the init's modules, plans the mounts and makes the exec stub
             # itself: that work overlaps the parent's cgroup setup below.
-            from pallet.runtime.process.init import start_child
+            from pallet.runtime.process import init
 
-            start_child(child)
+            if flags is None:
+                init.start_child(child)
+            else:
+                init.start_init(child)
             os._exit(1)  # not reached
         child_sock.close()
         child_sock = None
         # Stage 1 first imports the init's modules and plans the mounts, then waits for Go:
         # meanwhile we become a subreaper (before stage 1 exits, so its orphan comes to us).
-        if opts.subreaper:
-            from pallet.linux.prctl import set_child_subreaper
+        # An init born by clone is our own child already.
+        if opts.subreaper and init_pid is None:
+            from pallet.linux.subreaper import set_child_subreaper
 
             set_child_subreaper(True)
+        # Made, limits and device rules whole, while stage 1 imports and plans (two CPUs, two
+        # workers); stage 1 then joins it itself where it can (v1: see _Cgroup.self_join).
         cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
-        if early_cgroup:
-            cgroup.place(stage1_pid)
-        sync.send(sock, sync.Go())
-        # Made while stage 1 unshares namespaces and forks stage 2, which mounts (two CPUs, two workers).
         cgroup.prepare()
+        files = cgroup.self_join_files()
+        if early_cgroup:
+            cgroup.place(stage1_pid, skip_self_joined=bool(files))
+            cgroup.placed = True
         mark("cgroup made")
-        init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup)
+        sync.send(sock, sync.Go(cgroup_files=files))
+        if init_pid is not None:  # born by clone: no stage 1, no Stage2Pid
+            _placed(sock, spec, opts, bundle, cgroup, init_pid)
+        init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup, init_pid or 0)
         mark("init ready")
         mgr = cgroup.mgr
         info = st.proc_stat(init_pid)
@@ -238,6 +297,8 @@ class _Cgroup:
         self.id = container_id
         self.resources = resources
         self.mgr = None
+        self.joined: list[str] = []
+        self.placed = False
 
     def prepare(self) -> None:
         """Create the cgroup and write its limits while it is still empty: the device rules
@@ -249,20 +310,63 @@ class _Cgroup:
         mgr = open_manager(self.path, self.id)
         mgr.create()
         self.mgr = mgr
-        if self.resources:
-            for warning in mgr.apply(self.resources) or ():
-                os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
+        # Always, even without linux.resources: the device rules (deny all, then runc's
+        # default devices) are applied whatever the spec says, as runc does.
+        for warning in mgr.apply(self.resources or {}) or ():
+            os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
 
-    def place(self, pid: int) -> None:
+    def self_join_files(self) -> list[str]:
+        """What stage 1 writes "0" to, to join the cgroup itself before it forks the init.
+
+        A v1 `tasks` write by the task itself skips the kernel's global threadgroup lock,
+        whose RCU grace period costs a pid written to cgroup.procs ~10 ms here; the init,
+        forked after, is born inside. Not with pids.limit 1: stage 1 and the init would be
+        two tasks in it for a moment, and the fork would fail."""
+        pids = (self.resources or {}).get("pids") or {}
+        if pids.get("limit") == 1:
+            return []
+        self.joined = self.mgr.self_join_files()
+        return self.joined
+
+    def place(self, pid: int, *, skip_self_joined: bool = False) -> None:
+        """Move `pid` into what it did not join itself: on a hybrid host the cgroup2 mount,
+        while stage 2 mounts (its grace period overlaps them); on v2, everything."""
         self.prepare()
-        self.mgr.add_pid(pid)
+        self.mgr.add_pid(pid, skip_self_joined=skip_self_joined)
 
 
-def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, cgroup: _Cgroup) -> int:
+def _direct_clone_flags(linux) -> int | None:
+    """The CLONE_NEW* flags to clone the init with directly, or None when it takes two stages.
+
+    Two stages (fork stage 1; it joins and unshares, then forks the init) when a namespace is
+    joined by path (they are joined in order, pid's only applies to children), with a user
+    namespace (the others must be made after it, once the parent wrote its maps), or a time
+    namespace (clone(2) can't make one). A new cgroup ns is unshared by the init itself, once
+    it joined the cgroup the ns is rooted at."""
+    from pallet.linux.clone import NAMESPACES, supported
+
+    if not supported():
+        return None
+    flags = 0
+    for n in linux.namespaces:
+        if n.path or n.type in ("user", "time"):
+            return None
+        if n.type != "cgroup":
+            flags |= NAMESPACES[n.type][0]
+    return flags
+
+
+def _placed(sock, spec: Spec, opts: CreateOptions, bundle: str, cgroup: _Cgroup, init_pid: int) -> None:
+    """Put the init in what it does not join itself (while it mounts), then send Setup."""
+    if not cgroup.placed:
+        cgroup.place(init_pid, skip_self_joined=bool(cgroup.joined))
+    mark("cgroup placed")
+    _send(sock, sync.Setup(state=_hook_state(opts, bundle, spec, init_pid)))
+
+
+def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, cgroup: _Cgroup,
+           init_pid: int = 0) -> int:
     """Answer the init's requests until it is Ready; return its pid."""
-    from pallet.runtime.userns import write_maps
-
-    init_pid = 0
     while True:
         msg = sync.recv(sock)
         if msg is None:
@@ -277,22 +381,23 @@ def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, 
         if isinstance(msg, sync.ChildError):
             raise sync.ProtocolError(msg.message)
         if isinstance(msg, sync.NeedIdMaps):
+            from pallet.runtime.userns import write_maps
+
             write_maps(stage1_pid, spec.linux.uid_mappings, spec.linux.gid_mappings)
             _send(sock, sync.IdMapsDone())
         elif isinstance(msg, sync.Stage2Pid):
             init_pid = msg.pid
             mark("stage 2 pid received")
             os.waitpid(stage1_pid, 0)
-            cgroup.place(init_pid)
-            mark("cgroup placed")
-            state = _hook_state(opts, bundle, spec, init_pid)
-            _send(sock, sync.Setup(state=state))
+            _placed(sock, spec, opts, bundle, cgroup, init_pid)
         elif isinstance(msg, sync.RunHooks):
             from pallet.runtime.hooks import run_hooks
 
             state = _hook_state(opts, bundle, spec, init_pid)
             try:
-                run_hooks("prestart", spec.hooks.get("prestart"), state)
+                # prestart keeps its runtime-spec 1.0 contract, "after start, before the program":
+                # its state says created (as crun's; runtime-tools checks it). createRuntime: creating.
+                run_hooks("prestart", spec.hooks.get("prestart"), {**state, "status": st.CREATED})
                 run_hooks("createRuntime", spec.hooks.get("createRuntime"), state)
             except PalletError as exc:
                 raise par.ContainerError(f"container {opts.id}: {exc}") from None

@@ -52,6 +52,7 @@ class ExecOptions:
     process_label: str | None = None
     ignore_paused: bool = False
     stdio: tuple[int, int, int] | None = None
+    console_fd: int | None = None  # library callers: a connected socket that receives the pty master
 
 
 def build_process(opts: ExecOptions, spec: Spec) -> Process:
@@ -145,6 +146,8 @@ def _exec_process(opts: ExecOptions) -> int:
     if proc.terminal:
         if opts.console_socket:
             console_fd = par.high_fd(par.connect_console(opts.console_socket), minimum)
+        elif opts.console_fd is not None:
+            console_fd = par.high_fd(os.dup(opts.console_fd), minimum)
         elif not opts.detach:
             import _socket
 

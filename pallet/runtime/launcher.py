@@ -6,14 +6,14 @@ interpreter's `site` (.pth files, ~4 ms) before our first line: a third
 of runc's whole `run`. Run this file with -I -S instead (isolated, no
 site); it puts the directory holding the `pallet` package on sys.path
 itself, which works for an editable checkout and a site-packages install
-alike. To use it as the command: a two-line script, or a symlink to this
-file with its shebang pointing at the venv's python with `-IS`.
+alike. `make venv` replaces pip's `.venv/bin/pallet-runtime` with the same
+few lines, its shebang the venv's python with `-IS`.
 """
 
 import os
 import sys
 
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
 
 from pallet.runtime.cli import main  # noqa: E402
 

@@ -109,6 +109,9 @@ class RootfsPlan:
     readonly_paths: tuple[str, ...]
     readonly_root: bool
     no_pivot: bool
+    # False when config.json asks for no mount namespace: the init then shares the host's, so
+    # it mounts nothing (it would land on the host) and only chroots into the rootfs.
+    mount_ns: bool = True
 
 
 def parse_options(options) -> tuple[int, tuple[int, ...], str | None]:
@@ -172,6 +175,7 @@ def plan(spec: Spec, bundle: str, *, no_pivot: bool = False, in_userns: bool = F
         readonly_paths=linux.readonly_paths,
         readonly_root=spec.root.readonly,
         no_pivot=no_pivot,
+        mount_ns=linux.namespace("mount") is not None,
     )
 
 
@@ -294,10 +298,24 @@ def _read_mountinfo() -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _host_cgroup_mounts() -> tuple[list[tuple[str, set[str]]], str | None]:
+    """[(v1 mountpoint, its controllers)] and the cgroup2 mountpoint, as pallet.cgroups finds them
+    without mountinfo, whose read costs ms (the kernel formats every mount of the host)."""
+    from pallet.cgroups.hierarchy import layout
+
+    found = layout("/sys/fs/cgroup")
+    if found is None:
+        mounts = _read_mountinfo()
+        return ([(mp, set(so.split(","))) for _, mp, fs, so in mounts if fs == "cgroup"],
+                next((mp for _, mp, fs, _ in mounts if fs == "cgroup2"), None))
+    mode, v1, unified = found
+    return [(mp, set(c)) for mp, c in v1.items()], ("/sys/fs/cgroup" if mode == "v2" else unified)
+
+
 def _cgroup_steps(step: MountStep) -> list[MountStep]:
     """Expand a `cgroup` mount for this host: cgroup2 alone, or a tmpfs of v1 hierarchies (+ unified)."""
     cgroupns = os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup") if os.path.exists("/proc/1/ns/cgroup") else True
-    mounts = _read_mountinfo()
+    v1_mounts, v2_mount = _host_cgroup_mounts()
     dest = step.destination.rstrip("/")
     flags = step.flags & ~m.MS_RDONLY
     ro = step.flags & m.MS_RDONLY
@@ -306,7 +324,6 @@ def _cgroup_steps(step: MountStep) -> list[MountStep]:
         lines = [line.rstrip("\n").split(":", 2) for line in f if line.strip()]
     v1 = [(ctrls, path) for _, ctrls, path in lines if ctrls]
     v2 = [path for _, ctrls, path in lines if not ctrls]
-    v2_mount = next((mp for _, mp, fs, _ in mounts if fs == "cgroup2"), None)
     if not v1:  # pure cgroup v2
         if cgroupns:
             return [step.replace(source="cgroup", fstype="cgroup2", data=None, cgroup=False)]
@@ -315,7 +332,7 @@ def _cgroup_steps(step: MountStep) -> list[MountStep]:
     steps.append(MountStep(destination=dest, source="tmpfs", fstype="tmpfs", flags=flags, data="mode=755"))
     for ctrls, path in v1:
         wanted = set(ctrls.split(","))
-        host = next((mp for _, mp, fs, so in mounts if fs == "cgroup" and wanted <= set(so.split(","))), None)
+        host = next((mp for mp, controllers in v1_mounts if wanted <= controllers), None)
         if host is None:
             continue
         name = os.path.basename(host)
@@ -405,7 +422,11 @@ def _symlink(root_fd: int, target: str, path: str) -> None:
 
 def prepare(p: RootfsPlan) -> int:
     """Mount everything under the rootfs (before pivot_root); return an O_PATH fd of the rootfs."""
-    m.mount(None, "/", None, p.root_propagation)
+    if not p.mount_ns:
+        return os.open(p.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    # An unbindable tree cannot be bind-mounted: private until the switch, which applies it.
+    unbindable = p.root_propagation & m.MS_UNBINDABLE
+    m.mount(None, "/", None, (m.MS_PRIVATE | m.MS_REC) if unbindable else p.root_propagation)
     if p.root_propagation & m.MS_SHARED:
         _make_parent_private(p.rootfs)
     # pivot_root needs the new root to be a mount point
@@ -437,7 +458,9 @@ def _make_parent_private(rootfs: str) -> None:
 def switch_root(p: RootfsPlan, root_fd: int) -> None:
     """pivot_root into the rootfs and detach the old root; or MS_MOVE + chroot with --no-pivot."""
     os.fchdir(root_fd)
-    if p.no_pivot:
+    if not p.mount_ns:
+        os.chroot(".")
+    elif p.no_pivot:
         m.mount(p.rootfs, "/", None, m.MS_MOVE)
         os.chroot(".")
     else:
@@ -447,6 +470,10 @@ def switch_root(p: RootfsPlan, root_fd: int) -> None:
         m.umount2(".", m.MNT_DETACH)
     # CVE-2024-21626: the cwd must be inside the new root, never a host directory.
     os.chdir("/")
+    if p.mount_ns and p.root_propagation & (m.MS_SHARED | m.MS_UNBINDABLE):
+        # The new root is a bind of a private parent, and pivot_root refuses a shared one:
+        # rootfsPropagation reaches "/" only now (runc does the same).
+        m.mount(None, "/", None, p.root_propagation)
 
 
 def mask_path(path: str) -> None:
@@ -470,6 +497,8 @@ def readonly_path(path: str) -> None:
 
 def finish(p: RootfsPlan) -> None:
     """Inside the new root: read-only and masked paths, then a read-only root."""
+    if not p.mount_ns:
+        return  # create refuses these without a mount namespace
     for path in p.readonly_paths:
         readonly_path(path)
     for path in p.masked_paths:

@@ -18,7 +18,7 @@ FORWARDED = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
 
 
 def run(opts: CreateOptions, *, detach: bool = False) -> int:
-    from pallet.linux.prctl import get_child_subreaper, set_child_subreaper
+    from pallet.linux.subreaper import get_child_subreaper, set_child_subreaper
 
     was_subreaper = get_child_subreaper()
     try:
@@ -49,7 +49,7 @@ def _run(opts: CreateOptions, detach: bool) -> int:
 
             master, _ = recv_fd(console[0])
             console[0].close()
-        start(opts.root, opts.id)
+        start(opts.root, opts.id, loaded=cs)
     except BaseException:
         from pallet.runtime.delete import destroy
 

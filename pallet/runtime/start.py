@@ -9,8 +9,9 @@ from pallet.errors import PalletError
 from pallet.runtime import state as st
 
 
-def start(root: str, container_id: str) -> st.ContainerState:
-    cs = st.load(root, container_id)
+def start(root: str, container_id: str, *, loaded: st.ContainerState | None = None) -> st.ContainerState:
+    """`loaded`: the state create just returned (run), so it is not read back from disk."""
+    cs = loaded if loaded is not None else st.load(root, container_id)
     st.require(cs, st.status(root, cs), (st.CREATED,), "start")
     fifo = os.path.join(st.container_dir(root, container_id), st.EXEC_FIFO)
     try:

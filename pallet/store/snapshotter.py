@@ -34,13 +34,12 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
-from dataclasses import dataclass, field
 
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
 from pallet.oci import digest as _digest
+from pallet.values import frozen
 
 PAGE_LIMIT = 4096 - 1
 
@@ -59,7 +58,7 @@ MAX_LOWER = 500  # overlayfs' own limit on the lower stack
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-@dataclass(frozen=True)
+@frozen
 class MountSpec:
     type: str
     source: str
@@ -70,7 +69,7 @@ class MountSpec:
         return {"type": self.type, "source": self.source, "options": list(self.options), "cwd": self.cwd}
 
 
-@dataclass(frozen=True)
+@frozen
 class Usage:
     size: int
     inodes: int
@@ -179,7 +178,7 @@ class OverlaySnapshotter:
         With `chain_id=None` the chain id is computed from the diff id once known (import)."""
         if parent and not self.has_layer(parent):
             raise NotFound(f"{what}: parent layer {parent} is not in the store")
-        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{os.urandom(6).hex()}")
         os.mkdir(stage, 0o700)
         try:
             split_path = os.path.join(stage, "tar-split") if split else ""
@@ -198,7 +197,7 @@ class OverlaySnapshotter:
 
     def add_layer_from_dir(self, chain_id: str, parent: str, build) -> None:
         """Create layer `chain_id` by calling build(diff_dir) into a staging dir (for squash)."""
-        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{os.urandom(6).hex()}")
         os.mkdir(stage, 0o700)
         try:
             build(os.path.join(stage, "diff"))
@@ -208,7 +207,7 @@ class OverlaySnapshotter:
                 shutil.rmtree(stage, ignore_errors=True)
 
     def _finish_stage(self, stage: str, chain_id: str, parent: str) -> None:
-        short = secrets.token_hex(5).upper()
+        short = os.urandom(5).hex().upper()
         _write(os.path.join(stage, "parent"), parent)
         _write(os.path.join(stage, "link"), short)
         final = self.layer_path(chain_id)
@@ -227,7 +226,7 @@ class OverlaySnapshotter:
         short = _read(os.path.join(path, "link"))
         if not os.path.exists(path):
             return
-        trash = os.path.join(self.layers_dir, f".stage-{os.getpid()}-rm-{secrets.token_hex(4)}")
+        trash = os.path.join(self.layers_dir, f".stage-{os.getpid()}-rm-{os.urandom(4).hex()}")
         os.rename(path, trash)  # gone from view at once; the slow delete follows
         if short:
             try:
@@ -268,7 +267,7 @@ class OverlaySnapshotter:
             self.chain(parent_chain_id)
         if size is not None:
             check_size_support(self.root)
-        stage = path + f".stage-{secrets.token_hex(4)}"
+        stage = path + f".stage-{os.urandom(4).hex()}"
         os.makedirs(os.path.join(stage, "upper"), 0o755)
         os.makedirs(os.path.join(stage, "work"), 0o700)
         _write(os.path.join(stage, "parent"), parent_chain_id)
@@ -307,7 +306,7 @@ class OverlaySnapshotter:
         path = self._active(key)
         if not os.path.exists(path):
             raise NotFound(f"snapshot {key} not found")
-        trash = path + f".stage-rm-{secrets.token_hex(4)}"
+        trash = path + f".stage-rm-{os.urandom(4).hex()}"
         os.rename(path, trash)
         _rmtree(trash)
 
@@ -447,7 +446,7 @@ class VfsSnapshotter(OverlaySnapshotter):
                   blob_only_if_compressed: bool = False) -> _layer.Applied:
         if parent and not self.has_layer(parent):
             raise NotFound(f"{what}: parent layer {parent} is not in the store")
-        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{secrets.token_hex(6)}")
+        stage = os.path.join(self.layers_dir, f".stage-{os.getpid()}-{os.urandom(6).hex()}")
         os.mkdir(stage, 0o700)
         try:
             split_path = os.path.join(stage, "tar-split") if split else ""
@@ -482,7 +481,7 @@ class VfsSnapshotter(OverlaySnapshotter):
         path = self._active(key)
         if os.path.exists(path):
             raise AlreadyExists(f"snapshot {key} exists already")
-        stage = path + f".stage-{secrets.token_hex(4)}"
+        stage = path + f".stage-{os.urandom(4).hex()}"
         os.makedirs(stage)
         if parent_chain_id:
             _copy_tree(self.diff_dir(parent_chain_id), os.path.join(stage, "fs"))

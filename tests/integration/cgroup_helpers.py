@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from pallet.linux import proc
 
 
@@ -33,3 +35,17 @@ def stop(p: subprocess.Popen) -> None:
     if p.poll() is None:
         p.kill()
     p.communicate()
+
+
+def hugetlb_on_unified() -> bool:
+    """Whether the cgroup2 mount owns hugetlb: not while a v1 hugetlb hierarchy is mounted
+    (peers-baseline.sh mounts one for crun; a controller lives in one hierarchy at a time)."""
+    try:
+        with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
+            return "hugetlb" in f.read().split()
+    except OSError:
+        return False
+
+
+requires_unified_hugetlb = pytest.mark.skipif(
+    not hugetlb_on_unified(), reason="hugetlb is not on the cgroup2 mount (a v1 hugetlb hierarchy is mounted)")

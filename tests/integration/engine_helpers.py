@@ -70,3 +70,18 @@ def leftover_cgroups(ids: list[str]) -> list[str]:
         if os.path.isdir(d):
             out += [os.path.join(d, c) for c in os.listdir(d) if c in ids]
     return out
+
+
+def monitor_pids(p: Pallet, cid: str = "") -> list[int]:
+    """Pids of the monitors of `p`'s containers (of `cid` only, when given)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{d}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"import monitor" in cmd and str(p.runroot).encode() in cmd and cid.encode() in cmd:
+            out.append(int(d))
+    return out

@@ -1,15 +1,17 @@
-"""The `pl` fixture of the stats, system and fs tests: a `pallet` with its own --root/--runroot and the
-busybox image imported as busybox:test; afterwards every container is removed and nothing may be left
-(mounts under the root, cgroups of its containers)."""
+"""The `pl` fixture of the engine tests: a `pallet` with its own --root/--runroot and the busybox image
+imported as busybox:test; afterwards every container is removed, leftover monitors are killed, and nothing
+may be left (mounts under the root, cgroups of its containers)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 
 import pytest
 
-from engine_helpers import Pallet, leftover_cgroups, leftover_mounts
+from engine_helpers import Pallet, leftover_cgroups, leftover_mounts, monitor_pids
 
 
 @pytest.fixture
@@ -18,12 +20,15 @@ def pl(pallet_dirs, busybox_template, cleanup):
     tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True,
                          check=True)
     subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
+    p.seen = set()  # ids a test saw that may be gone from `ps` by the end (--rm, killed commands)
 
     def undo():
-        ids = p("ps", "-aq", "--no-trunc").stdout.split()
+        ids = set(p("ps", "-aq", "--no-trunc").stdout.split()) | p.seen
         p.remove_all()
+        for pid in monitor_pids(p):  # a monitor a test stopped or orphaned
+            os.kill(pid, signal.SIGKILL)
         assert leftover_mounts(pallet_dirs["root"]) == []
-        assert leftover_cgroups(ids) == []
+        assert leftover_cgroups(list(ids)) == []
 
     cleanup.add(undo)
     return p

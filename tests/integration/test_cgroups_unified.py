@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from cgroup_helpers import cpu_ticks, start_in, stop
+from cgroup_helpers import cpu_ticks, requires_unified_hugetlb, start_in, stop
 from pallet.cgroups import CgroupMode, manager_from_json, open_manager
 from pallet.cgroups.v2 import devices as v2_devices
 from pallet.errors import Unavailable
@@ -37,11 +37,13 @@ def mgr(cgroup_path):
     m.destroy(kill=True)
 
 
+@requires_unified_hugetlb
 def test_create_enables_hugetlb_in_parents(mgr, cgroup_path):
     assert "hugetlb" in open(f"{UNIFIED}{cgroup_path}/cgroup.subtree_control").read().split()
     assert "hugetlb" in mgr.controllers()
 
 
+@requires_unified_hugetlb
 def test_hugetlb_limit_and_stats(mgr, cgroup_path):
     mgr.apply({"hugepageLimits": [{"pageSize": "2MB", "limit": 8 * MiB}]})
     assert open(f"{UNIFIED}{cgroup_path}/c/hugetlb.2MB.max").read().strip() == str(8 * MiB)
@@ -131,6 +133,7 @@ def test_large_device_rule_set_loads(mgr):
     assert len(v2_devices.attached(mgr.dir_)) == 1
 
 
+@requires_unified_hugetlb
 def test_unknown_huge_page_size_names_the_field(mgr):
     with pytest.raises(Unavailable, match=r"hugepageLimits\[0\].pageSize: 4MB is not a huge page size of this host \(1GB, 2MB\)"):
         mgr.apply({"hugepageLimits": [{"pageSize": "4MB", "limit": 0}]})

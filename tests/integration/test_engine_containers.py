@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 
 import pytest
 
 from conftest import requires_root
-from engine_helpers import Pallet, leftover_cgroups, leftover_mounts
+from engine_image import pl  # noqa: F401 (a fixture)
 
 pytestmark = [requires_root, pytest.mark.root]
-
-
-@pytest.fixture
-def pl(pallet_dirs, busybox_template, cleanup):
-    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["busybox:test"])
-    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True, check=True)
-    subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
-
-    def undo():
-        ids = p("ps", "-aq", "--no-trunc").stdout.split()
-        p.remove_all()
-        assert leftover_mounts(pallet_dirs["root"]) == []
-        assert leftover_cgroups(ids) == []
-
-    cleanup.add(undo)
-    return p
 
 
 def test_run_foreground_output_and_exit_code(pl):
@@ -265,3 +248,17 @@ def test_ps_filters_and_container_group(pl):
     assert sorted(pl.ok("container", "ls", "-aq").split()) == sorted([a[:12], b[:12]])
     assert pl.ok("container", "inspect", "-f", "{{.Name}}", "fa") == "/fa\n"
     assert pl("container", "bogus").returncode == 125
+
+
+def test_port_with_no_published_ports(pl):
+    """Docker's `port` for a container that publishes nothing: no output; a PORT asked for is an error."""
+    pl.ok("create", "--name", "noports", *pl.image, "true")
+    r = pl("port", "noports")
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+    r = pl("port", "noports", "80")
+    assert r.returncode == 1 and r.stderr == "Error: No public port '80/tcp' published for noports\n"
+    r = pl("port", "noports", "53/udp")
+    assert r.returncode == 1 and "'53/udp'" in r.stderr
+    r = pl("port", "noports", "http")
+    assert r.returncode == 1 and "invalid port 'http'" in r.stderr
+    assert pl("port", "nosuch").returncode == 1

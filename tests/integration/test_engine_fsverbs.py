@@ -11,25 +11,9 @@ import time
 import pytest
 
 from conftest import requires_root
-from engine_helpers import Pallet, leftover_cgroups, leftover_mounts
+from engine_image import pl  # noqa: F401 (a fixture)
 
 pytestmark = [requires_root, pytest.mark.root]
-
-
-@pytest.fixture
-def pl(pallet_dirs, busybox_template, cleanup):
-    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["busybox:test"])
-    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True, check=True)
-    subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
-
-    def undo():
-        ids = p("ps", "-aq", "--no-trunc").stdout.split()
-        p.remove_all()
-        assert leftover_mounts(pallet_dirs["root"]) == []
-        assert leftover_cgroups(ids) == []
-
-    cleanup.add(undo)
-    return p
 
 
 def test_cp_both_ways_and_symlinks_stay_inside(pl, tmp_path):

@@ -12,65 +12,23 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import requires_root
-from engine_helpers import Pallet, leftover_cgroups, leftover_mounts
+from engine_helpers import leftover_cgroups, monitor_pids
+from engine_image import pl, wait_for  # noqa: F401 (pl is a fixture)
 
 pytestmark = [requires_root, pytest.mark.root]
 
 
-@pytest.fixture
-def pl(pallet_dirs, busybox_template, cleanup):
-    p = Pallet(root=pallet_dirs["root"], runroot=pallet_dirs["runroot"], image=["busybox:test"])
-    tar = subprocess.run(["tar", "--numeric-owner", "-C", str(busybox_template), "-c", "."], capture_output=True, check=True)
-    subprocess.run(p.argv("import", "-", "busybox:test"), input=tar.stdout, capture_output=True, check=True)
-    seen: set[str] = set()
-    p.seen = seen
-
-    def undo():
-        ids = set(p("ps", "-aq", "--no-trunc").stdout.split()) | seen
-        p.remove_all()
-        for pid in _monitor_pids(p):
-            os.kill(pid, signal.SIGKILL)
-        assert leftover_mounts(pallet_dirs["root"]) == []
-        assert leftover_cgroups(list(ids)) == []
-
-    cleanup.add(undo)
-    return p
-
-
-def _monitor_pids(p: Pallet, cid: str = "") -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            cmd = open(f"/proc/{d}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if b"import monitor" in cmd and str(p.runroot).encode() in cmd and cid.encode() in cmd:
-            out.append(int(d))
-    return out
-
-
-def _wait(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_monitor_is_lean_and_dumps_stacks(pl):
     cid = pl.run_d("--", "sleep", "100")
-    assert _wait(lambda: len(_monitor_pids(pl, cid)) == 1)
-    [mon] = _monitor_pids(pl, cid)
+    assert wait_for(lambda: len(monitor_pids(pl, cid)) == 1)
+    [mon] = monitor_pids(pl, cid)
     pss = next(int(line.split()[1]) for line in open(f"/proc/{mon}/smaps_rollup") if line.startswith("Pss:"))
     # A sanity bound (kB): alone it measures ~3.5 MiB, 2.9 MiB each with 50 (bench/engine.py has the numbers);
     # a fork of the CLI without exec would keep ~12 MiB.
     assert pss < 8 * 1024, pss
     os.kill(mon, signal.SIGUSR1)
     stacks = pl.runroot / "containers" / cid / "stacks.txt"
-    assert _wait(lambda: stacks.exists() and "monitor" in stacks.read_text())
+    assert wait_for(lambda: stacks.exists() and "monitor" in stacks.read_text())
     assert pl.inspect(cid)["State"]["Running"]  # SIGUSR1 did not hurt it
 
 
@@ -99,8 +57,8 @@ def test_logs_follow_until_exit(pl):
 
 def test_logs_survive_monitor_death(pl):
     cid = pl.run_d("--", "sh", "-c", "echo before; sleep 100")
-    assert _wait(lambda: "before" in pl.ok("logs", cid))
-    for pid in _monitor_pids(pl, cid):
+    assert wait_for(lambda: "before" in pl.ok("logs", cid))
+    for pid in monitor_pids(pl, cid):
         os.kill(pid, signal.SIGKILL)
     assert pl.ok("logs", cid) == "before\n"
 
@@ -108,10 +66,10 @@ def test_logs_survive_monitor_death(pl):
 def test_rm_f_when_the_monitor_is_dead(pl):
     cid = pl.run_d("--", "sleep", "100")
     pid = int(pl.ok("inspect", "-f", "{{.State.Pid}}", cid))
-    for m in _monitor_pids(pl, cid):
+    for m in monitor_pids(pl, cid):
         os.kill(m, signal.SIGKILL)
     pl.ok("rm", "-f", cid)
-    assert _wait(lambda: not os.path.exists(f"/proc/{pid}"))
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"))
     assert pl.ok("ps", "-aq") == ""
     assert leftover_cgroups([cid]) == []
 
@@ -119,23 +77,23 @@ def test_rm_f_when_the_monitor_is_dead(pl):
 def test_rm_f_when_the_monitor_is_hung(pl):
     cid = pl.run_d("--", "sleep", "100")
     pid = int(pl.ok("inspect", "-f", "{{.State.Pid}}", cid))
-    [mon] = _monitor_pids(pl, cid)
+    [mon] = monitor_pids(pl, cid)
     os.kill(mon, signal.SIGSTOP)
     pl.ok("rm", "-f", cid)
-    assert _wait(lambda: not os.path.exists(f"/proc/{pid}") and not os.path.exists(f"/proc/{mon}"))
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}") and not os.path.exists(f"/proc/{mon}"))
     assert pl.ok("ps", "-aq") == "" and "No problems found" in pl.ok("system", "check")
 
 
 def test_restart_policy_and_detached_rm(pl):
     cid = pl.run_d("--restart", "on-failure:2", "--", "sh", "-c", "echo run; exit 3")
-    assert _wait(lambda: pl.ok("inspect", "-f", "{{.RestartCount}}", cid).strip() == "2"
+    assert wait_for(lambda: pl.ok("inspect", "-f", "{{.RestartCount}}", cid).strip() == "2"
                  and pl.ok("inspect", "-f", "{{.State.Status}}", cid).strip() == "exited", 20)
     # the monitor may still be flushing the last run's log line when the status reads exited
-    assert _wait(lambda: pl.ok("logs", cid).count("run") == 3)
+    assert wait_for(lambda: pl.ok("logs", cid).count("run") == 3)
     cid2 = pl.run_d("--rm", "--", "sh", "-c", "sleep 0.5; exit 7")
     pl.seen.add(cid2)
     assert pl.ok("wait", cid2).strip() == "7"  # the code of a --rm container, as Docker
-    assert _wait(lambda: cid2[:12] not in pl.ok("ps", "-aq"))
+    assert wait_for(lambda: cid2[:12] not in pl.ok("ps", "-aq"))
 
 
 def test_parallel_run_and_rm_lose_nothing(pl):
@@ -163,7 +121,7 @@ def test_killed_pallet_leaves_a_state_the_next_command_repairs(pl):
     # mid-run (foreground): the container keeps running; the next commands see it and rm -f cleans up
     proc = subprocess.Popen(pl.argv("run", "--name", "fg", *pl.image, "sleep", "100"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert _wait(lambda: "fg" in pl.ok("ps"))
+    assert wait_for(lambda: "fg" in pl.ok("ps"))
     proc.kill()
     proc.wait()
     assert "fg" in pl.ok("ps")
@@ -182,7 +140,7 @@ def test_killed_pallet_leaves_a_state_the_next_command_repairs(pl):
         time.sleep(0.05)
         p.send_signal(signal.SIGKILL)
         p.wait()
-    pl.ok("system", "check")
+    pl.ok("system", "check", "--repair")
     pl.remove_all()
     assert pl.ok("ps", "-aq") == ""
     assert "No problems found" in pl.ok("system", "check")
@@ -246,3 +204,18 @@ def test_system_prune(pl):
     out = pl.ok("system", "prune", "-f")
     assert "Deleted Containers" in out
     assert pl.ok("ps", "-aq").split() == [keep[:12]]
+
+
+def test_exit_code_is_255_when_the_monitor_died_with_the_container(pl):
+    """Nobody reaped the container, so its status is lost: Docker reports 255 then (podman -1), and says why."""
+    cid = pl.run_d("--", "sleep", "100")
+    pid = int(pl.ok("inspect", "-f", "{{.State.Pid}}", cid))
+    for m in monitor_pids(pl, cid):
+        os.kill(m, signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"))
+    assert pl.ok("wait", cid).strip() == "255"
+    state = pl.inspect(cid)["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 255)
+    assert "monitor died" in state["Error"]
+    assert "Exited (255)" in pl.ok("ps", "-a")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import re
 import sqlite3
 
@@ -100,7 +101,7 @@ def test_system_prune_removes_what_it_says(pl):
 
 def test_system_check_finds_and_repairs_crash_leftovers(pl):
     """A `pallet rm` killed between its steps leaves a mounted rootfs, a snapshot and run files but no record;
-    a killed `run` leaves a record whose process is gone. check --dry-run reports, check repairs."""
+    a killed `run` leaves a record whose process is gone. check reports (exit 1, as podman), check --repair repairs."""
     victim = pl.run_d("--name", "victim", "--", "sleep", "300")
     orphan = pl.ok("create", "--name", "orphan", *pl.image, "true").strip()
     merged = pl.ok("mount", "orphan").strip()
@@ -113,15 +114,31 @@ def test_system_check_finds_and_repairs_crash_leftovers(pl):
     db.close()
     pid = pl.inspect("victim")["State"]["Pid"]
     os.kill(pid, 9)                                                   # and a container died with its monitor busy
-    r = pl("system", "check", "--dry-run")
+    r = pl("system", "check")
     assert orphan[:12] in r.stdout and half[:12] in r.stdout, r.stdout
+    assert r.returncode == 1 and "damage detected" in r.stderr, r.stderr
     assert os.path.ismount(merged)                                    # reported, not touched
-    pl.ok("system", "check")
+    pl.ok("system", "check", "--repair")
     assert not os.path.exists(merged) or not os.path.ismount(merged)
     assert leftover_mounts(pl.root) == []
     assert not (pl.root / "containers" / orphan).exists()
     assert not any(orphan in name or half in name for name in os.listdir(pl.root / "overlay" / "active"))
     assert leftover_cgroups([orphan]) == []
     wait_for(lambda: pl.inspect("victim")["State"]["Status"] == "exited", what="the victim's exit")
-    assert "No problems found" in pl.ok("system", "check", "--dry-run")
+    assert "No problems found" in pl.ok("system", "check")
     assert victim in pl.ok("ps", "-aq", "--no-trunc")
+
+
+def test_system_check_removes_a_damaged_container_only_with_force(pl):
+    """As podman: --repair fixes leftovers but keeps containers whose storage is damaged; --force removes them."""
+    cid = pl.ok("create", "--name", "damaged", *pl.image, "true").strip()
+    shutil.rmtree(pl.root / "overlay" / "active" / cid)              # its writable layer is gone
+    r = pl("system", "check")
+    assert r.returncode == 1 and "writable layer is missing" in r.stdout, r.stdout + r.stderr
+    r = pl("system", "check", "--repair")
+    assert r.returncode == 1 and "left alone" in r.stdout, r.stdout + r.stderr
+    assert cid in pl.ok("ps", "-aq", "--no-trunc")
+    r = pl("system", "check", "--force")
+    assert r.returncode == 0 and "writable layer is missing: repaired" in r.stdout, r.stdout + r.stderr
+    assert pl.ok("ps", "-aq") == ""
+    assert "No problems found" in pl.ok("system", "check")

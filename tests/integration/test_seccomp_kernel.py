@@ -364,3 +364,71 @@ def test_cached_program_loads_in_the_child(tmp_path):
     assert time.perf_counter() - t < 0.5  # a file read, not a compile (generous: no timing in tests)
     status, out = in_child(prog, lambda: sys_call("getppid"))
     assert (status, out) == (0, -errno.ENOTTY)
+
+
+# --- syscalls newer than the profile, and Docker's additions for 6.5-6.13 ------------------------------
+
+_NEWER_PROBES = {  # name: (x86_64 number, args that fail harmlessly when the call reaches the kernel)
+    "cachestat": (451, (-1, 0, 0, 0)),               # bad fd -> EBADF
+    "fchmodat2": (452, (-100, 0, 0, 0)),             # NULL path -> EFAULT
+    "futex_wake": (454, (0, 0, 0, 0)),
+    "futex_wait": (455, (0, 0, 0, 0, 0, 0)),
+    "statmount": (457, (0, 0, 0, 0)),
+    "listmount": (458, (0, 0, 0, 0)),
+    "mseal": (462, (0, 0, 0)),                       # an empty range: 0 or EINVAL
+    "getxattrat": (464, (-1, 0, 0, 0, 0, 0)),
+    "lsm_list_modules": (461, (0, 0, 0)),            # CAP_SYS_ADMIN only
+    "io_uring_setup": (425, (0, 0)),                 # left out, as Docker does
+    "keyctl": (250, (0, -3, 0)),
+    "open_tree_attr": (467, (-1, 0, 0, 0, 0)),       # newer than anything the profile names
+    "file_getattr": (468, (-1, 0, 0, 0, 0)),
+    "nr_1000": (1000, ()),
+    "socket_alg": (41, (38, 5, 0)),                  # AF_ALG, SOCK_SEQPACKET
+    "socket_vsock": (41, (40, 1, 0)),
+    "socket_unix": (41, (1, 1, 0)),
+}
+
+
+def _raw(nr: int, *args) -> int:
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return -ctypes.get_errno() if r == -1 else r
+
+
+def _probe_newer():
+    return {name: _raw(nr, *args) for name, (nr, args) in _NEWER_PROBES.items()}
+
+
+def test_default_profile_newer_syscalls_on_the_kernel():
+    status, plain = in_child(None, _probe_newer)
+    assert status == 0, plain
+    status, out = in_child(compile_filter(default_profile([])), _probe_newer)
+    assert status == 0, out
+    refused = (-errno.EPERM, -errno.ENOSYS)
+    for name in ("cachestat", "fchmodat2", "futex_wake", "futex_wait", "statmount", "listmount", "mseal", "getxattrat"):
+        if plain[name] == -errno.ENOSYS:
+            continue  # this kernel lacks it: nothing to allow
+        assert out[name] == plain[name] and out[name] not in refused, (name, out[name], plain[name])
+    assert out["socket_unix"] >= 0
+    for name in ("lsm_list_modules", "io_uring_setup", "keyctl", "socket_alg", "socket_vsock"):
+        assert out[name] == -errno.EPERM, (name, out[name])
+    # Above the largest syscall the profile names: ENOSYS (runc's stub), so libc falls back;
+    # the unfiltered call shows the kernel has them, so the ENOSYS is the filter's.
+    for name in ("open_tree_attr", "file_getattr", "nr_1000"):
+        assert out[name] == -errno.ENOSYS, (name, out[name])
+    if plain["open_tree_attr"] != -errno.ENOSYS:
+        assert plain["open_tree_attr"] not in refused
+
+
+def test_default_profile_with_cap_sys_admin_allows_lsm_calls():
+    status, plain = in_child(None, _probe_newer)
+    status, out = in_child(compile_filter(default_profile(["CAP_SYS_ADMIN"])), _probe_newer)
+    assert status == 0, out
+    if plain["lsm_list_modules"] != -errno.ENOSYS:
+        assert out["lsm_list_modules"] == plain["lsm_list_modules"] != -errno.EPERM
+
+
+def test_libseccomp_backend_with_the_stub_loads_and_answers_enosys():
+    prog = compile_filter(default_profile([]), backend="libseccomp", warn=lambda m: None)
+    status, out = in_child(prog, lambda: {"new": _raw(1000), "keyctl": _raw(250, 0, -3, 0), "pid": _raw(39)})
+    assert status == 0, out
+    assert out["new"] == -errno.ENOSYS and out["keyctl"] == -errno.EPERM and out["pid"] > 0

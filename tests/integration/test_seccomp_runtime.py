@@ -98,3 +98,39 @@ def test_bad_seccomp_field_fails_run_with_its_name(bundle, tmp_path, cleanup):
     r = rt("run", "--bundle", str(bundle), unique())
     assert r.returncode != 0
     assert "linux.seccomp.syscalls[0].action: 'SCMP_ACT_BOGUS' is not a known action" in r.stderr
+
+
+def _bad_input(bundle, tmp_path, cleanup, profile: dict, script: str = "true"):
+    rt = Runtime(PALLET_RUNTIME, tmp_path / "state", cleanup)
+    write_config(bundle, ["sh", "-c", script], seccomp(profile))
+    cid = unique()
+    r = rt("run", "--bundle", str(bundle), cid)
+    return rt, cid, r
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "op": "SCMP_CMP_SOME", "value": 1}]},
+     "linux.seccomp.syscalls[0].args[0].op: 'SCMP_CMP_SOME' is not a known operator"),
+    ({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 6, "op": "SCMP_CMP_EQ", "value": 1}]},
+     "linux.seccomp.syscalls[0].args[0].index: 6 is above 5"),
+    ({"names": ["nosuchcall", "nosuchcall2"], "action": "SCMP_ACT_ERRNO"},
+     "linux.seccomp.syscalls: no known syscall name (unknown: nosuchcall, nosuchcall2)"),
+    ({"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"},
+     "linux.seccomp.syscalls[0].action: 'SCMP_ACT_NOTIFY' is not supported"),
+])
+def test_bad_rule_is_one_line_and_creates_nothing(bundle, tmp_path, cleanup, rule, message):
+    from runtime_helpers import leftovers
+
+    rt, cid, r = _bad_input(bundle, tmp_path, cleanup, {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and message in r.stderr, r.stderr
+    assert not (tmp_path / "state" / cid).exists() and leftovers(cid) == []
+
+
+def test_some_unknown_names_warn_and_the_rest_is_enforced(bundle, tmp_path, cleanup):
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["nosuchcall", "mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    _, _, r = _bad_input(bundle, tmp_path, cleanup, profile, "mkdir /dev/shm/d 2>&1 || echo mkdir-denied")
+    assert r.returncode == 0, r.stderr
+    assert "seccomp: skipping unknown syscall names: nosuchcall" in r.stderr
+    assert "Permission denied" in r.stdout and "mkdir-denied" in r.stdout.splitlines(), r.stdout

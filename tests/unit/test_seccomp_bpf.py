@@ -211,6 +211,12 @@ def test_ranges_merge_neighbours():
 has_libseccomp = pytest.mark.skipif(ctypes.util.find_library("seccomp") is None, reason="libseccomp2 is not installed")
 
 
+def _largest_named(profile: dict) -> dict[int, int]:
+    """runc's findLastSyscalls: per ABI, the largest number of any name the profile mentions."""
+    names = {n for r in profile.get("syscalls", ()) for n in r["names"]}
+    return {arch: max((t[n] for n in names if n in t), default=-1) for arch, t in ((X86_64, NR64), (I386, NR32), (X32, NRX32))}
+
+
 def _profiles():
     docker_format = "/usr/share/containers/seccomp.json"
     yield "default-nocaps", default_profile([])
@@ -240,17 +246,28 @@ def test_same_decisions_as_libseccomp(name, profile):
                0xFFFF_FFFF_FFFF_FFFF, 0x40000000]
     numbers = list(range(0, 560)) + list(range(0x40000000, 0x40000000 + 560)) + [0xFFFFFFFF, 0x3FFFFFFF, 0x80000000, 1000]
     diffs = []
-    enosys = profile["defaultAction"] not in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
-    x32 = "SCMP_ARCH_X32" in profile.get("architectures", ())
-    last = {X86_64: max(NR64.values()), I386: max(NR32.values())}
+    enosys = profile["defaultAction"] not in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG") and profile.get("defaultErrnoRet") != errno.ENOSYS
+    listed = profile.get("architectures", ())
+    last = _largest_named(profile)
+    # libseccomp 2.5 knows fewer names, so its stub (enosys.py, runc's) starts lower: between the
+    # two lines the backends legitimately differ (ENOSYS vs the default), so that band is skipped.
+    from pallet.runtime.seccomp import libseccomp
+
+    names = {n for r in profile.get("syscalls", ()) for n in r["names"]}
+    lib_last = {a: max((nr for nr in (libseccomp.resolve(n, a) for n in names) if nr is not None and nr >= 0), default=-1)
+                for a in (X86_64, I386)}
     for arch, nr in itertools.product((X86_64, I386, AARCH64), numbers):
-        if nr in range(451, 470) or nr - 0x40000000 in range(451, 470):
+        if nr in range(451, 470) or nr - 0x40000000 in range(451, 470) or (arch == X86_64 and nr == NR64["uretprobe"]):
             continue  # newer than libseccomp 2.5.4: it leaves them to the default action
         beyond = nr != 0xFFFFFFFF and (
-            (arch == X86_64 and (last[X86_64] < nr < 0x40000000 or (x32 and nr > max(NRX32.values()))))
-            or (arch == I386 and nr > last[I386]))
+            (arch == X86_64 and "SCMP_ARCH_X86_64" in listed and last[X86_64] < nr < 0x40000000)
+            or (arch == X86_64 and "SCMP_ARCH_X32" in listed and nr > last[X32])
+            or (arch == I386 and "SCMP_ARCH_X86" in listed and nr > last[I386]))
         for args in ([0] * 6, [rnd.choice(argvals) for _ in range(6)], [rnd.choice(argvals) for _ in range(6)]):
             d = vm.seccomp_data(nr, arch, args)
+            if enosys and not beyond and arch in lib_last and lib_last[arch] < nr < min(last[arch], 0x40000000) \
+                    and f"SCMP_ARCH_{'X86_64' if arch == X86_64 else 'X86'}" in listed:
+                continue
             if beyond and enosys:  # runc's stub, which libseccomp alone does not emit
                 if vm.run(ours, d) != ERRNO(errno.ENOSYS):
                     diffs.append(("enosys", hex(arch), hex(nr), hex(vm.run(ours, d))))
@@ -288,12 +305,99 @@ def test_golden_program_for_a_small_profile():
     ]
 
 
-def test_syscalls_newer_than_the_table_get_enosys_like_runc():
+def test_syscalls_above_the_profiles_largest_get_enosys_like_runc():
+    """runc's stub: above the largest number the profile names (per ABI) -> ENOSYS; below it -> the default."""
     prog = compile_filter(default_profile([]))
-    assert decide(prog, 470) == ERRNO(errno.ENOSYS) and decide(prog, 1000) == ERRNO(errno.ENOSYS)
-    assert decide(prog, 470, I386) == ERRNO(errno.ENOSYS)
-    assert decide(prog, 0x40000000 + 600) == ERRNO(errno.ENOSYS)  # x32
-    assert decide(prog, 0xFFFFFFFF) == ERRNO(errno.EPERM) and decide(prog, 0xFFFFFFFF, I386) == ERRNO(errno.EPERM)
-    assert decide(prog, 462) == ERRNO(errno.EPERM)  # known (mseal), just not allowed
+    last = NR64["removexattrat"]  # 466: the newest call Docker's profile names
+    assert last == _largest_named(default_profile([]))[X86_64]
+    for nr in (467, 468, 469, 470, 1000):  # open_tree_attr, file_getattr, file_setattr, not yet numbered
+        assert decide(prog, nr) == ERRNO(errno.ENOSYS), nr
+        assert decide(prog, nr, I386) == ERRNO(errno.ENOSYS), nr
+    assert decide(prog, 0x40000000 + 600) == ERRNO(errno.ENOSYS)  # x32, above its compat numbers
+    # syscall(-1): unsigned, it is above the line too (runc's stub; the kernel itself says ENOSYS)
+    assert decide(prog, 0xFFFFFFFF) == ERRNO(errno.ENOSYS) and decide(prog, 0xFFFFFFFF, I386) == ERRNO(errno.ENOSYS)
+    assert decide(prog, "lsm_list_modules") == ERRNO(errno.EPERM)  # named only for CAP_SYS_ADMIN: below the line
+    assert decide(prog, "io_uring_setup") == ERRNO(errno.EPERM)
+    assert decide(prog, "mseal") == ALLOW and decide(prog, "removexattrat") == ALLOW
     allow = compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]})
     assert decide(allow, 470) == ALLOW  # an allow-by-default profile lets new calls through
+
+
+def test_enosys_line_follows_the_profile_not_the_table():
+    only_rw = compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                              "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                                           {"names": ["close"], "action": "SCMP_ACT_ERRNO"}]})  # = the default: still counts
+    assert decide(only_rw, "read") == ALLOW and decide(only_rw, "close") == ERRNO(errno.EPERM)
+    assert decide(only_rw, 4) == ERRNO(errno.ENOSYS)  # stat: above close (3), the largest named
+    unlisted = compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})
+    assert decide(unlisted, 1000) == ERRNO(errno.EPERM)  # no architectures listed: no stub (runc loops over them)
+    trace = compile_filter({"defaultAction": "SCMP_ACT_TRACE", "architectures": ["SCMP_ARCH_X86_64"],
+                            "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})
+    assert decide(trace, 1000) == 0x7FF00000 | errno.EPERM  # a tracer handles new calls itself
+    enosys_default = compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.ENOSYS,
+                                     "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})
+    assert decide(enosys_default, 5) == decide(enosys_default, 1000) == ERRNO(errno.ENOSYS)
+
+
+def test_docker_additions_decided_on_every_abi():
+    prog = compile_filter(default_profile([]))
+    for name in ("cachestat", "fchmodat2", "futex_wake", "futex_wait", "futex_requeue", "statmount", "listmount",
+                 "mseal", "getxattrat", "setxattrat", "listxattrat", "removexattrat"):
+        assert decide(prog, name) == ALLOW, name
+        assert decide(prog, name, I386, table=NR32) == ALLOW, name
+        assert decide(prog, name, X86_64, table=NRX32) == ALLOW, name
+    assert decide(prog, "map_shadow_stack") == ALLOW and decide(prog, "uretprobe") == ALLOW  # 64-bit only calls
+    for name in ("lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules", "io_uring_setup", "io_uring_enter"):
+        assert decide(prog, name) == ERRNO(errno.EPERM), name
+    admin = compile_filter(default_profile(["CAP_SYS_ADMIN"]))
+    assert all(decide(admin, n) == ALLOW for n in ("lsm_get_self_attr", "lsm_set_self_attr", "lsm_list_modules"))
+    # socket: every family but AF_ALG (38) and AF_VSOCK (40)
+    for family, want in ((1, ALLOW), (2, ALLOW), (10, ALLOW), (16, ALLOW), (37, ALLOW), (38, ERRNO(errno.EPERM)),
+                         (39, ALLOW), (40, ERRNO(errno.EPERM)), (41, ALLOW), (0x1_0000_0026, ALLOW)):
+        assert decide(prog, "socket", args=[family]) == want, family
+
+
+def test_x32_compares_the_low_word_like_libseccomp():
+    prog = compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+                           "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                                         "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 5}]}]})
+    # high bits the 32-bit ABI drops do not dodge an x32 deny rule
+    assert decide(prog, "personality", X86_64, args=[0x1_0000_0005], table=NRX32) == ERRNO(errno.EPERM)
+    assert decide(prog, "personality", X86_64, args=[0x1_0000_0005]) == ALLOW  # native x86_64: all 64 bits
+    assert decide(prog, "personality", X86_64, args=[5]) == ERRNO(errno.EPERM)
+
+
+@has_libseccomp
+def test_libseccomp_backend_gets_runcs_enosys_stub():
+    prog = compile_filter(default_profile([]), backend="libseccomp", warn=lambda m: None)
+    from pallet.runtime.seccomp import libseccomp
+
+    last64 = max(nr for nr in (libseccomp.resolve(n, X86_64) for r in default_profile([])["syscalls"] for n in r["names"])
+                 if nr is not None and nr >= 0)
+    for arch in (X86_64, I386):
+        assert decide(prog, 1000, arch) == ERRNO(errno.ENOSYS)
+        assert decide(prog, 0xFFFFFFFF, arch) == ERRNO(errno.ENOSYS)
+        assert decide(prog, "read", arch, table=NR64 if arch == X86_64 else NR32) == ALLOW
+        assert decide(prog, "keyctl", arch, table=NR64 if arch == X86_64 else NR32) == ERRNO(errno.EPERM)
+    assert decide(prog, last64 + 1) == ERRNO(errno.ENOSYS) and decide(prog, last64) != ERRNO(errno.ENOSYS)
+    assert decide(prog, 0x40000000 + 600) == ERRNO(errno.ENOSYS)                # x32 above its last
+    assert decide(prog, "read", X86_64, table=NRX32) == ALLOW                    # x32 read still allowed
+    assert decide(prog, "keyctl", X86_64, table=NRX32) == ERRNO(errno.EPERM)
+    assert decide(prog, 1, AARCH64) == KILL_PROCESS                              # a foreign arch: the filter's bad-arch action
+    permissive = compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                                 "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]}, backend="libseccomp")
+    assert decide(permissive, 1000) == ALLOW
+    unlisted = compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]},
+                              backend="libseccomp")
+    assert decide(unlisted, 1000) == ERRNO(errno.EPERM)
+
+
+def test_enosys_stub_shape():
+    from pallet.runtime.seccomp.enosys import stub
+
+    assert stub({}) == b""
+    code = vm.decode(stub({I386: 10}) + bpf.encode([bpf.Insn(0x06, 0, 0, ALLOW)]))
+    assert code[0] == (0x20, 0, 0, 4)          # ld arch
+    assert vm.run(stub({I386: 10}) + bpf.encode([bpf.Insn(0x06, 0, 0, ALLOW)]), vm.seccomp_data(11, I386, [0] * 6)) == ERRNO(errno.ENOSYS)
+    assert vm.run(stub({I386: 10}) + bpf.encode([bpf.Insn(0x06, 0, 0, ALLOW)]), vm.seccomp_data(10, I386, [0] * 6)) == ALLOW
+    assert vm.run(stub({I386: 10}) + bpf.encode([bpf.Insn(0x06, 0, 0, ALLOW)]), vm.seccomp_data(11, X86_64, [0] * 6)) == ALLOW

@@ -170,3 +170,65 @@ def test_flags_survive_the_disk_cache(tmp_path):
     compile_filter(prof, cache_dir=str(tmp_path))
     comp.clear_memory_cache()
     assert compile_filter(prof, cache_dir=str(tmp_path)).flags == 2
+
+
+def _cached(tmp_path, prof):
+    comp.clear_memory_cache()
+    prog = compile_filter(prof, cache_dir=str(tmp_path))
+    (entry,) = [p for p in tmp_path.iterdir() if p.suffix == ".bpf"]
+    return prog, entry
+
+
+@pytest.mark.parametrize("damage", ["flip_a_program_byte", "drop_the_last_instruction", "flip_the_flags", "empty"])
+def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path, damage):
+    prof = {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]}
+    good, entry = _cached(tmp_path, prof)
+    data = bytearray(entry.read_bytes())
+    if damage == "flip_a_program_byte":
+        data[-3] ^= 0xFF        # still aligned and with the right magic: only the digest tells
+    elif damage == "drop_the_last_instruction":
+        del data[-8:]
+    elif damage == "flip_the_flags":
+        data[4] ^= 0x01
+    else:
+        data = bytearray()
+    entry.write_bytes(bytes(data))
+    comp.clear_memory_cache()
+    assert compile_filter(prof, cache_dir=str(tmp_path)) == good
+    comp.clear_memory_cache()
+    assert comp._load(str(entry), "pallet") == good   # rebuilt in place
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_entry_layout_is_magic_flags_digest_program(tmp_path):
+    prog, entry = _cached(tmp_path, default_profile([]))
+    data = entry.read_bytes()
+    assert data[:4] == b"PSC3" and data[comp._HEADER.size:] == prog.bpf
+    assert entry.name == comp.cache_key(default_profile([]), "pallet") + ".bpf"
+    assert oct(entry.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_unusable_cache_dir_costs_only_the_compile(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a dir")
+    comp.clear_memory_cache()
+    prog = compile_filter(default_profile([]), cache_dir=str(blocker / "cache"))
+    assert prog.instructions > 100
+
+
+def test_the_compiler_sources_are_part_of_the_key(monkeypatch):
+    a = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]}
+    before = comp.cache_key(a, "pallet")
+    monkeypatch.setattr(comp, "_sources_id", "bpf.py:1:2")  # as if bpf.py had been edited
+    assert comp.cache_key(a, "pallet") != before
+
+
+def test_the_cache_keeps_a_bounded_number_of_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(comp, "MAX_ENTRIES", 3)
+    comp.clear_memory_cache()
+    for errno_ret in range(1, 6):
+        compile_filter({"defaultAction": "SCMP_ACT_ALLOW",
+                        "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret}]},
+                       cache_dir=str(tmp_path))
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".bpf"]) == 3

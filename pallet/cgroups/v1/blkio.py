@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import BlkioEntry, BlkioStats
 from pallet.errors import Unavailable
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import BlkioEntry, BlkioStats
 
 NAME = "blkio"
 
@@ -68,6 +72,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 def parse_entries(text: str) -> tuple[BlkioEntry, ...]:
     """"8:0 Read 4096" lines; the per-file "Total N" line is skipped."""
+    from pallet.cgroups.stats import BlkioEntry
+
     out = []
     for line in text.splitlines():
         parts = line.split()
@@ -78,6 +84,8 @@ def parse_entries(text: str) -> tuple[BlkioEntry, ...]:
 
 
 def stats(dir: str) -> BlkioStats:
+    from pallet.cgroups.stats import BlkioStats
+
     # CFQ's files when present, else BFQ's, else the throttle layer's
     # (which counts every bio): runc's order.
     for prefix in ("blkio.", "blkio.bfq.", "blkio.throttle."):

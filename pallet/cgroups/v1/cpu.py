@@ -6,9 +6,13 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import Throttling
 from pallet.errors import InvalidArgument
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import Throttling
 
 NAME = "cpu"
 
@@ -63,6 +67,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def stats(dir: str) -> Throttling:
+    from pallet.cgroups.stats import Throttling
+
     s = fs.read_kv(dir, "cpu.stat")
     return Throttling(periods=s.get("nr_periods", 0), throttled_periods=s.get("nr_throttled", 0),
                       throttled_time=s.get("throttled_time", 0))

@@ -6,8 +6,12 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import CpuUsage
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import CpuUsage
 
 NAME = "cpuacct"
 NS_PER_TICK = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
@@ -26,6 +30,8 @@ def _list(dir: str, name: str) -> tuple[int, ...]:
 
 
 def stats(dir: str) -> CpuUsage:
+    from pallet.cgroups.stats import CpuUsage
+
     # cpuacct.stat counts USER_HZ ticks; runc converts them to ns.
     ticks = fs.read_kv(dir, "cpuacct.stat")
     return CpuUsage(

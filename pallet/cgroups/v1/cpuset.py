@@ -10,8 +10,12 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import CPUSET_FLAGS, CpusetStats, parse_list
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import CPUSET_FLAGS, CpusetStats, parse_list
 
 NAME = "cpuset"
 
@@ -42,6 +46,8 @@ def inherit(dir: str) -> None:
 
 
 def stats(dir: str) -> CpusetStats:
+    from pallet.cgroups.stats import CPUSET_FLAGS, CpusetStats, parse_list
+
     flags = []
     for name in CPUSET_FLAGS:
         text = fs.read_optional(dir, f"cpuset.{name}")

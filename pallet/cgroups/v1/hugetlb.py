@@ -6,8 +6,12 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import HugetlbStats
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import HugetlbStats
 
 NAME = "hugetlb"
 
@@ -37,6 +41,8 @@ def sizes(dir: str) -> list[str]:
 
 
 def stats(dir: str) -> dict[str, HugetlbStats]:
+    from pallet.cgroups.stats import HugetlbStats
+
     return {size: HugetlbStats(usage=fs.read_uint(dir, f"hugetlb.{size}.usage_in_bytes"),
                                max=fs.read_uint(dir, f"hugetlb.{size}.max_usage_in_bytes"),
                                failcnt=fs.read_uint(dir, f"hugetlb.{size}.failcnt"))

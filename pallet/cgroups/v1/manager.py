@@ -15,12 +15,9 @@ needs hugetlb as v1: MACHINE-FACTS).
 from __future__ import annotations
 
 import os
-import time
 
-from pallet.cgroups import fs, hierarchy
-from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
-from pallet.cgroups.v1 import freezer
-from pallet.cgroups.v2 import freezer as v2_freezer
+from pallet.cgroups import fs, hierarchy, manager
+from pallet.cgroups.manager import all_pids, as_resources, requested
 from pallet.errors import InvalidArgument, Unavailable
 
 TYPE_CHECKING = False
@@ -89,20 +86,30 @@ class V1Manager:
         if self.unified:
             hierarchy.make_levels(self.unified, self.path)
 
-    def add_pid(self, pid: int) -> None:
-        for d in self.dirs():
+    def self_join_files(self) -> list[str]:
+        """The v1 `tasks` files: a single-threaded process that writes "0" there
+        joins without the kernel's global threadgroup lock, whose RCU grace
+        period makes a write of a pid to cgroup.procs take ~10 ms here."""
+        return [os.path.join(hierarchy.join(mp, self.path), "tasks") for mp in self.mounts]
+
+    def add_pid(self, pid: int, *, skip_self_joined: bool = False) -> None:
+        """Move `pid` in; `skip_self_joined`: it joined self_join_files() itself already."""
+        dirs = ([self.unified_dir] if self.unified_dir else []) if skip_self_joined else self.dirs()
+        for d in dirs:
             fs.write(d, "cgroup.procs", str(pid))
 
     def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
               skip_devices: bool = False) -> list[str]:
         res = as_resources(resources)
         warnings: list[str] = []
-        on_unified = self.unified_controllers()
+        on_unified = self.unified_controllers() if res.hugepage_limits is not None or res.unified else set()
         # First decide where each controller's plan goes, so a resource the
         # host lacks fails before anything is written.
         steps = []
         unified_needs: list[str] = []
         for name in CONTROLLER_ORDER:
+            if name == "devices" and skip_devices or name != "devices" and not requested(res, name):
+                continue
             module, d = controller(name), self.dir(name)
             if d is None and name in ON_UNIFIED and name in on_unified and self.unified_dir and module.plan(res):
                 module, d = controller(name, "v2"), self.unified_dir
@@ -113,8 +120,6 @@ class V1Manager:
                     if name not in WARN_IF_MISSING:
                         raise Unavailable(msg)
                     warnings.append(msg + "; ignored")
-                continue
-            if name == "devices" and skip_devices:
                 continue
             steps.append((name, module, d))
         if res.unified and not self.unified_dir:
@@ -139,9 +144,9 @@ class V1Manager:
     def _freezer(self):
         d = self.dir("freezer")
         if d:
-            return freezer, d
+            return controller("freezer"), d
         if self.unified_dir:
-            return v2_freezer, self.unified_dir
+            return controller("freezer", "v2"), self.unified_dir
         raise Unavailable("cgroup: this host has no freezer (v1) and no cgroup v2 mount")
 
     def freeze(self) -> None:
@@ -163,36 +168,15 @@ class V1Manager:
         return all_pids(d)
 
     def kill_all(self, signum: int) -> None:
-        if signum == SIGKILL and self.unified_dir and fs.exists(self.unified_dir, "cgroup.kill"):
-            fs.write(self.unified_dir, "cgroup.kill", "1")
-            return
-        # Freeze first so nothing forks a new task between reading the
-        # list and signalling it (runc's signalAllProcesses); a cgroup
-        # that was paused stays paused.
-        froze = False
-        try:
-            if not self.is_frozen():
-                self.freeze()
-                froze = True
-        except Exception:
-            pass
-        try:
-            signal_pids(self.pids(), signum)
-        finally:
-            if froze:
-                self.thaw()
+        manager.kill_all(self, signum, self.unified_dir)
+
+    def unfreeze_for_kill(self) -> None:
+        # A v1-frozen task can't act on SIGKILL until it is thawed.
+        if self.dir("freezer") and self.is_frozen():
+            self.thaw()
 
     def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        if not self.exists():
-            return
-        if kill:
-            self.kill_all(SIGKILL)
-            # A v1-frozen task can't act on SIGKILL until it is thawed.
-            if self.dir("freezer") and self.is_frozen():
-                self.thaw()
-            wait_empty(self.pids, deadline, self.path)
-        remove_with_retry(hierarchy.remove_tree, [d for d in self.dirs() if os.path.isdir(d)], deadline)
+        manager.destroy(self, self.dirs(), kill, timeout)
 
     # --- reading -------------------------------------------------------------
 

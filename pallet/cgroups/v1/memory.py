@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import MemoryEntry, MemoryStats
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import MemoryEntry, MemoryStats
 
 NAME = "memory"
 LIMIT = "memory.limit_in_bytes"
@@ -69,6 +73,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def _entry(dir: str, prefix: str) -> MemoryEntry:
+    from pallet.cgroups.stats import MemoryEntry
+
     return MemoryEntry(
         limit=fs.read_uint(dir, f"{prefix}.limit_in_bytes"),
         usage=fs.read_uint(dir, f"{prefix}.usage_in_bytes"),
@@ -78,6 +84,8 @@ def _entry(dir: str, prefix: str) -> MemoryEntry:
 
 
 def stats(dir: str) -> MemoryStats:
+    from pallet.cgroups.stats import MemoryStats
+
     raw = fs.read_kv(dir, "memory.stat")
     oom = fs.read_kv(dir, "memory.oom_control")
     return MemoryStats(

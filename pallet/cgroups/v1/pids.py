@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import PidsStats
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import PidsStats
 
 NAME = "pids"
 
@@ -23,6 +27,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def stats(dir: str) -> PidsStats:
+    from pallet.cgroups.stats import PidsStats
+
     limit = (fs.read_optional(dir, "pids.max") or "max").strip()
     return PidsStats(current=fs.read_uint(dir, "pids.current"),
                      limit=0 if limit == "max" else int(limit))

@@ -14,9 +14,13 @@ import math
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import CpuUsage, Throttling
 from pallet.errors import Unavailable
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import CpuUsage, Throttling
 
 NAME = "cpu"
 
@@ -73,6 +77,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def stats(dir: str) -> tuple[CpuUsage, Throttling]:
+    from pallet.cgroups.stats import CpuUsage, Throttling
+
     s = fs.read_kv(dir, "cpu.stat")
     usage = CpuUsage(total=s.get("usage_usec", 0) * 1000, kernel=s.get("system_usec", 0) * 1000,
                      user=s.get("user_usec", 0) * 1000)

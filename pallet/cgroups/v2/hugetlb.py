@@ -6,8 +6,12 @@ import os
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import HugetlbStats
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import HugetlbStats
 
 NAME = "hugetlb"
 
@@ -30,6 +34,8 @@ def sizes(dir: str) -> list[str]:
 
 
 def stats(dir: str) -> dict[str, HugetlbStats]:
+    from pallet.cgroups.stats import HugetlbStats
+
     # v2 has no max-usage file; runc reports the limit as max there.
     return {size: HugetlbStats(usage=fs.read_uint(dir, f"hugetlb.{size}.current"),
                                max=fs.read_uint(dir, f"hugetlb.{size}.max"),

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import BlkioEntry, BlkioStats
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import BlkioEntry, BlkioStats
 
 NAME = "io"
 
@@ -52,6 +56,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def parse_io_stat(text: str) -> BlkioStats:
+    from pallet.cgroups.stats import BlkioEntry, BlkioStats
+
     service, serviced = [], []
     for line in text.splitlines():
         dev, *pairs = line.split()

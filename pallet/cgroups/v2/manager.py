@@ -9,10 +9,9 @@ refusal (a threaded subtree, a busy controller) costs only that one.
 from __future__ import annotations
 
 import os
-import time
 
-from pallet.cgroups import fs, hierarchy
-from pallet.cgroups.manager import SIGKILL, all_pids, as_resources, remove_with_retry, signal_pids, wait_empty
+from pallet.cgroups import fs, hierarchy, manager
+from pallet.cgroups.manager import all_pids, as_resources, requested
 from pallet.cgroups.v2 import freezer
 from pallet.errors import InvalidArgument, PalletError, Unavailable
 
@@ -73,7 +72,11 @@ class V2Manager:
         enable_controllers(self.root, self.path)
         hierarchy.make_levels(self.root, self.path)
 
-    def add_pid(self, pid: int) -> None:
+    def self_join_files(self) -> list[str]:
+        """None on v2: cgroup.procs takes the global lock whoever writes (see V1Manager)."""
+        return []
+
+    def add_pid(self, pid: int, *, skip_self_joined: bool = False) -> None:
         fs.write(self.dir_, "cgroup.procs", str(pid))
 
     def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
@@ -82,12 +85,13 @@ class V2Manager:
         warnings: list[str] = []
         present = self.controllers()
         # Check every controller first: a missing one fails before any write.
-        modules = [controller(name) for name in CONTROLLER_ORDER]
-        for name, module in zip(CONTROLLER_ORDER, modules):
+        names = [name for name in CONTROLLER_ORDER if requested(res, name)]
+        modules = [controller(name) for name in names]
+        for name, module in zip(names, modules):
             if name not in present and module.plan(res):
                 raise Unavailable(f"linux.resources: the {name} controller is not enabled for "
                                   f"{self.dir_} (cgroup.controllers: {' '.join(sorted(present)) or 'none'})")
-        for name, module in zip(CONTROLLER_ORDER, modules):
+        for name, module in zip(names, modules):
             if name in present:
                 warnings += module.apply(res, self.dir_)
         if res.network is not None and (res.network.class_id or res.network.priorities):
@@ -111,29 +115,14 @@ class V2Manager:
         return all_pids(self.dir_) if self.exists() else []
 
     def kill_all(self, signum: int) -> None:
-        if signum == SIGKILL and fs.exists(self.dir_, "cgroup.kill"):
-            fs.write(self.dir_, "cgroup.kill", "1")
-            return
-        # Freeze so nothing forks between listing and signalling; a paused
-        # cgroup stays paused (v2 delivers signals to frozen tasks: SIGKILL
-        # kills them, others wait for the thaw).
-        froze = not self.is_frozen()
-        if froze:
-            self.freeze()
-        try:
-            signal_pids(self.pids(), signum)
-        finally:
-            if froze:
-                self.thaw()
+        # v2 delivers signals to frozen tasks: SIGKILL kills them, others wait for the thaw.
+        manager.kill_all(self, signum, self.dir_)
+
+    def unfreeze_for_kill(self) -> None:
+        pass  # a frozen v2 task dies of SIGKILL as it is
 
     def destroy(self, kill: bool = False, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        if not self.exists():
-            return
-        if kill:
-            self.kill_all(SIGKILL)
-            wait_empty(self.pids, deadline, self.dir_)
-        remove_with_retry(hierarchy.remove_tree, [self.dir_], deadline)
+        manager.destroy(self, [self.dir_], kill, timeout)
 
     def stats(self) -> Stats:
         from pallet.cgroups.stats import CpuStats, MemoryStats, Stats

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from pallet.cgroups import fs
 from pallet.cgroups.fs import Plan
-from pallet.cgroups.stats import MemoryEntry, MemoryStats
 from pallet.errors import InvalidArgument
 from pallet.oci.resources import LinuxResources
+
+# Stats types are imported where used: `create` applies limits and reads no stats.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.cgroups.stats import MemoryEntry, MemoryStats
 
 NAME = "memory"
 MAX = 2**64 - 1
@@ -72,6 +76,8 @@ def apply(res: LinuxResources, dir: str) -> list[str]:
 
 
 def stats(dir: str) -> MemoryStats:
+    from pallet.cgroups.stats import MemoryEntry, MemoryStats
+
     raw = fs.read_kv(dir, "memory.stat")
     events = fs.read_kv(dir, "memory.events")
     usage, limit = fs.read_uint(dir, "memory.current"), fs.read_uint(dir, "memory.max", MAX)

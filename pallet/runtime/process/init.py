@@ -102,28 +102,70 @@ def namespace_plan(spec) -> tuple[tuple, int, bool]:
     return tuple(join), flags, new_userns
 
 
-def start_child(start) -> None:
-    """Stage 1's first steps, right after fork: the parent meanwhile makes the cgroup."""
+def init_config(start, *, direct: bool = False) -> InitConfig:
+    """The init's plan, made in the child while the parent makes the cgroup. `direct`: born by
+    clone() in its new namespaces (see pallet.runtime.create), only a cgroup ns is left to make."""
     from pallet.runtime.process.parent import high_fd
 
+    spec = start.spec
+    preload(spec)
+    join, unshare_flags, new_userns = namespace_plan(spec)
+    if direct:
+        join, unshare_flags, new_userns = (), unshare_flags & ns.CLONE_NEWCGROUP, False
+    in_userns = new_userns or any(k == "user" for k, _, _ in join)
+    plan = rootfs.plan(spec, start.bundle, no_pivot=start.no_pivot, in_userns=in_userns)
+    minimum = 3 + start.preserve_fds
+    stub_fd = high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
+    return InitConfig(
+        spec=spec, container_id=start.container_id, plan=plan, sock=start.sock,
+        state_dir_fd=start.state_dir_fd, stub_fd=stub_fd, console_fd=start.console_fd,
+        preserve_fds=start.preserve_fds, seccomp_program=start.seccomp_program, join=join,
+        unshare_flags=unshare_flags, new_userns=new_userns,
+        lo_up=any(n.type == "network" and not n.path for n in spec.linux.namespaces),
+        new_keyring=start.new_keyring,
+    )
+
+
+def start_child(start) -> None:
+    """Stage 1's first steps, right after fork: the parent meanwhile makes the cgroup."""
     try:
-        spec = start.spec
-        preload(spec)
-        join, unshare_flags, new_userns = namespace_plan(spec)
-        in_userns = new_userns or any(k == "user" for k, _, _ in join)
-        plan = rootfs.plan(spec, start.bundle, no_pivot=start.no_pivot, in_userns=in_userns)
-        minimum = 3 + start.preserve_fds
-        stub_fd = high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
-        cfg = InitConfig(
-            spec=spec, container_id=start.container_id, plan=plan, sock=start.sock,
-            state_dir_fd=start.state_dir_fd, stub_fd=stub_fd, console_fd=start.console_fd,
-            preserve_fds=start.preserve_fds, seccomp_program=start.seccomp_program, join=join,
-            unshare_flags=unshare_flags, new_userns=new_userns, lo_up=bool(unshare_flags & ns.CLONE_NEWNET),
-            new_keyring=start.new_keyring,
-        )
+        cfg = init_config(start)
     except BaseException as exc:
         fail(start.sock, exc)
+    mark("stage 1 prepared")
     stage1(cfg)
+
+
+def start_init(start) -> None:
+    """The init born by clone() in its new namespaces: stage 1 and 2 in one process.
+
+    Go, join the cgroup, unshare a cgroup ns (rooted there) if asked, then as stage 2."""
+    sock = start.sock
+    try:
+        # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
+        prctl.set_dumpable(False)
+        cfg = init_config(start, direct=True)
+        mark("init prepared")
+        go = sync.expect(sock, sync.Go)
+        for path in go.cgroup_files:
+            join_cgroup(path)
+        if cfg.unshare_flags:
+            ns.unshare(cfg.unshare_flags)
+    except BaseException as exc:
+        fail(sock, exc)
+    stage2(cfg)
+
+
+def join_cgroup(tasks_file: str) -> None:
+    """Move this (single-threaded) process into a v1 cgroup: "0" is "the writer"."""
+    try:
+        fd = os.open(tasks_file, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, f"join cgroup {os.path.dirname(tasks_file)}: {strerror(exc.errno)}") from None
 
 
 def stage1(cfg: InitConfig) -> None:
@@ -132,8 +174,11 @@ def stage1(cfg: InitConfig) -> None:
     try:
         # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
         prctl.set_dumpable(False)
-        # Go: the parent is a subreaper if it wants to be, and with a new cgroup ns we are in the cgroup.
-        sync.expect(sock, sync.Go)
+        # Go: the parent is a subreaper if it wants to be, and the cgroup is ready: we join it
+        # ourselves where the parent says we can (the init, forked below, is born in it).
+        go = sync.expect(sock, sync.Go)
+        for path in go.cgroup_files:
+            join_cgroup(path)
         fds = []
         for nstype, flag, path in cfg.join:
             try:
@@ -154,6 +199,7 @@ def stage1(cfg: InitConfig) -> None:
                 raise OSError(exc.errno, f"become root in the user namespace: {strerror(exc.errno)} (is 0 mapped?)") from None
         if cfg.unshare_flags:
             ns.unshare(cfg.unshare_flags)
+        mark("stage 1 forks stage 2")
         pid = os.fork()
         if pid == 0:
             stage2(cfg)
@@ -218,7 +264,7 @@ def stage2(cfg: InitConfig) -> None:
         if cfg.plan is not None:
             rootfs.finish(cfg.plan)
         if proc.terminal:
-            setup_console(cfg.console_fd, proc, console_bind=cfg.plan is not None)
+            setup_console(cfg.console_fd, proc, console_bind=cfg.plan is not None and cfg.plan.mount_ns)
         exe, env = prepare_process(proc, cfg.seccomp_program)
         mark("init set up")
         sync.send(sock, sync.Ready())
@@ -340,16 +386,20 @@ def prepare_process(proc: Process, seccomp_program, *, extra_gids: bool = True) 
     if caps is not None:
         prctl.set_keepcaps(False)
         capabilities.apply(caps)
-    _chdir(proc.cwd)  # again as the user: the permission check that counts
+    # Again as the user: the permission check that counts. The escape check was done by the first
+    # chdir (same path); seccomp may deny getcwd by now, so it is not repeated.
+    _chdir(proc.cwd, check_escape=False)
     os.umask(0o022 if proc.user.umask is None else proc.user.umask)
     return exe, env
 
 
-def _chdir(cwd: str) -> None:
+def _chdir(cwd: str, check_escape: bool = True) -> None:
     try:
         os.chdir(cwd)
     except OSError as exc:
         raise OSError(exc.errno, f"chdir {cwd}: {strerror(exc.errno)}") from None
+    if not check_escape:
+        return
     # CVE-2024-21626: a cwd like /proc/self/fd/N could name a directory we still hold open
     # outside the container (the state dir). The kernel reports such a cwd as unreachable.
     try:

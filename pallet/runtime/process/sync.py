@@ -7,16 +7,18 @@ message ("exec /bin/nope: no such file or directory"), never "EOF".
 
     parent (pallet-runtime)         stage 1 (fork)                 stage 2 (fork; PID 1 of the container)
       | fork ------------------------> | non-dumpable; import, plan mounts
-      | subreaper (run); [new cgroup   |
-      |  ns: cgroup add_pid(stage 1)]  |
-      | ---- Go -----------------------> |
+      | subreaper (run); cgroup made,  |
+      |  limits written; [new cgroup   |
+      |  ns: add_pid(stage 1)]         |
+      | ---- Go(cgroup_files) ---------> |
+      |                                | join the cgroup (v1: "0" > tasks)
       |                                | setns joins; unshare(CLONE_NEWUSER)?
       | <--- NeedIdMaps --------------- |    (only with a new user ns)
       | write uid_map/gid_map          |
       | ---- IdMapsDone --------------> | unshare(the other new ns); fork -> |
       | <--- Stage2Pid(pid) ----------- | _exit(0)                           | mounts, devices (before pivot),
-      | waitpid(stage 1); [cgroup made and                                   |   in parallel with the parent
-      |  limits written meanwhile] add_pid(stage 2)                          |
+      | waitpid(stage 1); add_pid(stage 2) where                             |   in parallel with the parent
+      |  it did not join itself (the cgroup2 mount)                          |
       | ---- Setup(state) --------------------------------------------------> |
       | <--- RunHooks ------------------------------------------------------- |    (only with prestart/createRuntime hooks)
       | run prestart, createRuntime hooks                                     |
@@ -36,7 +38,9 @@ from pallet.values import frozen
 
 @frozen
 class Go:
-    """Parent -> stage 1: the cgroup is ready, go on."""
+    """Parent -> stage 1: the cgroup is ready, join it through these files (write "0"), go on."""
+
+    cgroup_files: list = []
 
 
 @frozen

@@ -6,7 +6,10 @@
 
 Modules: plan.py (JSON -> backend-neutral plan, pure), bpf.py (our BPF
 compiler, pure), syscalls.py (syscall number tables), libseccomp.py (the
-reference backend through ctypes), compile.py (front door and cache),
+reference backend through ctypes), enosys.py (runc's ENOSYS stub for
+libseccomp's output; bpf.py builds the same rule in), compile.py (front
+door and the on-disk cache: keyed by profile, backend, arch and compiler
+sources; written atomically; damaged entries rebuilt),
 program.py (SeccompProgram and install_filter: the only code the child
 runs), profile.py and default.json (the Docker-equivalent default profile
 and Docker-format conversion).

@@ -12,10 +12,13 @@ Shape of the program (x86_64 host, arches x86_64 + x86 + x32):
     NATIVE: binary search over number ranges -> ret ACTION | args block
     X32:    the same over the x32 numbers (nr == -1, a tracer's skip, is default)
     I386:   ld nr; binary search over the i386 numbers
-    above the last syscall the table knows: ERRNO(ENOSYS), as runc does
+    above the largest syscall number the profile names on that ABI: ERRNO(ENOSYS),
+    as runc's stub does (for the arches the profile lists, unless the default
+    already lets calls through), so libc falls back from a syscall newer than
+    the profile instead of reading EPERM as a refusal
     args blocks: per syscall, the rules in profile order, first match wins;
                  64-bit args as two 32-bit halves (high word first), low word
-                 only on 32-bit arches (as libseccomp does)
+                 only on i386 and x32 (as libseccomp does)
     ret ...: one return per distinct action
 
 Consecutive syscall numbers with the same outcome collapse into one range,
@@ -28,14 +31,13 @@ conditional jump farther than 255 goes through a `ja` trampoline.
 
 from __future__ import annotations
 
-import errno
 import struct
 from dataclasses import dataclass
 
 from pallet.errors import InvalidArgument
-from pallet.oci.seccomp import ACTIONS, ARCHES
+from pallet.oci.seccomp import ARCHES
 from pallet.runtime.seccomp import syscalls
-from pallet.runtime.seccomp.plan import Condition, Plan, Rule
+from pallet.runtime.seccomp.plan import ENOSYS_ACTION, Condition, Plan, Rule, wants_enosys_stub
 
 # Classic BPF opcodes (include/uapi/linux/filter.h, bpf_common.h).
 OP: dict[str, int] = {
@@ -61,8 +63,7 @@ _OPS: dict[int, str] = {1: "NE", 2: "LT", 3: "LE", 4: "EQ", 5: "GE", 6: "GT", 7:
 
 _INSN = struct.Struct("=HBBI")
 
-ENOSYS_ACTION = ACTIONS["SCMP_ACT_ERRNO"] | errno.ENOSYS
-NO_ENOSYS_DEFAULTS = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"])
+
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,8 @@ def _tree(b: _Builder, ranges: list[tuple[int, int]]) -> int:
 
 def _section(b: _Builder, table: dict[str, int], by_name: dict[str, list[Rule]], blocks: dict, default: int,
              wide: bool, lo: int, hi: int, gap: int, extra: dict[int, int] | None = None,
-             enosys: int | None = None) -> int:
-    """One ABI's dispatch on nr; with `enosys`, numbers above the table's last syscall return ENOSYS."""
+             enosys: int | None = None, last: int | None = None) -> int:
+    """One ABI's dispatch on nr; with `enosys`, numbers above `last` (the profile's largest) return ENOSYS."""
     targets: dict[int, int] = {}
     for name, rules in by_name.items():
         nr = table.get(name)
@@ -217,8 +218,10 @@ def _section(b: _Builder, table: dict[str, int], by_name: dict[str, list[Rule]],
         targets[nr] = blocks[key]
     targets.update(extra or {})
     ranges = _ranges(targets, lo, hi, gap)
-    if enosys is not None and table:
-        tail = max(table.values()) + 1
+    if enosys is not None and last is not None and lo <= last < hi - 1:
+        if targets.get(U32) == gap:
+            targets[U32] = enosys  # nr -1 too: runc's comparison is unsigned (and the kernel says ENOSYS)
+        tail = last + 1
         ranges = _merge(_ranges(targets, lo, tail, gap) + _ranges(targets, tail, hi, enosys))
     return _tree(b, ranges)
 
@@ -240,26 +243,37 @@ def compile_insns(plan: Plan) -> list[Insn]:
 
     b = _Builder()
     default, bad = b.ret(plan.default_action), b.ret(plan.bad_arch_action)
-    # runc's rule: a syscall newer than the compiler's table fails with ENOSYS, not the default
-    # errno, so libc falls back to an older call (unless the default lets everything through).
-    enosys = None if plan.default_action in NO_ENOSYS_DEFAULTS else b.ret(ENOSYS_ACTION)
+    # runc's stub: a syscall above the largest number the profile names fails with ENOSYS, not
+    # the default errno, so libc falls back to an older call. Only for the arches the profile
+    # lists (none listed: no stub, as runc), and not when the default lets calls through.
+    stub = wants_enosys_stub(plan)
+    listed = set(plan.arches)
     blocks: dict = {}
     tables = syscalls.TABLES
+
+    def stub_for(arch: str) -> dict:
+        if not stub or ARCHES[arch] not in listed:
+            return {}
+        table = tables[ARCHES[arch]]
+        numbers = [table[n] for n in plan.referenced if n in table]
+        return {"enosys": b.ret(ENOSYS_ACTION), "last": max(numbers)} if numbers else {}
 
     l32 = bad
     if has_32:
         l32 = _section(b, tables[ARCHES["SCMP_ARCH_X86"]], by_name, blocks, plan.default_action, False, 0, 1 << 32, default,
-                       extra={U32: default}, enosys=enosys)
+                       extra={U32: default}, **stub_for("SCMP_ARCH_X86"))
         b.load(OFF_NR)
         l32 = len(b.rev) - 1
-    # x32 numbers (and nr == -1) live above X32_BIT under AUDIT_ARCH_X86_64.
+    # x32 numbers (and nr == -1) live above X32_BIT under AUDIT_ARCH_X86_64. Its arguments are
+    # compared on the low word, as libseccomp (x32 is a 32-bit ABI to it) and so runc do: a deny
+    # rule on an int argument can't be dodged by setting bits the kernel truncates away.
     lx32 = _section(b, tables[ARCHES["SCMP_ARCH_X32"]] if has_x32 else {}, by_name, blocks, plan.default_action,
-                    True, X32_BIT, 1 << 32, default if has_x32 else bad, extra={U32: default},
-                    enosys=enosys if has_x32 else None)
+                    False, X32_BIT, 1 << 32, default if has_x32 else bad, extra={U32: default},
+                    **(stub_for("SCMP_ARCH_X32") if has_x32 else {}))
     l64 = bad
     if has_64:
         l64 = _section(b, tables[ARCHES["SCMP_ARCH_X86_64"]], by_name, blocks, plan.default_action, True, 0, X32_BIT, default,
-                       enosys=enosys)
+                       **stub_for("SCMP_ARCH_X86_64"))
     lfam = b.jump("JGE", X32_BIT, lx32, l64)
     b.load(OFF_NR)
     lfam = len(b.rev) - 1

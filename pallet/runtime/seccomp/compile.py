@@ -1,9 +1,18 @@
 """compile_filter: OCI `linux.seccomp` JSON -> SeccompProgram, with an in-memory and an on-disk cache.
 
 Runs in the runtime's parent, before fork. The cache key is a BLAKE2b-256 of
-the canonical JSON, the backend and the machine, so a profile compiled
-once loads in about a millisecond (one small file read) afterwards.
-On-disk entries are written to a temp file and renamed (convention 9).
+the canonical JSON, the backend, the machine (uname arch) and the identity
+(size, mtime) of the compiler's own sources, so a profile compiled once
+loads in about a millisecond (one small file read) afterwards, and an
+edited compiler or syscall table never reuses an old program.
+
+An on-disk entry is `magic, flags, BLAKE2b-128 of both, program`,
+written to a temp file, fsynced and renamed into place (convention 9): a
+reader sees a whole entry or none. One that fails the magic, the size or
+the digest (a torn write on another kernel, a foreign file, bit rot) is
+ignored and replaced by a fresh compile; a cache that can't be read or
+written only costs the compile, never the container. The directory keeps
+at most MAX_ENTRIES programs (the oldest go first).
 """
 
 from __future__ import annotations
@@ -26,11 +35,15 @@ except ImportError:  # pragma: no cover - CPython always has it
 
 # Our compiler has the x86 syscall tables only; other hosts use libseccomp.
 DEFAULT_BACKEND = "pallet" if os.uname().machine == "x86_64" else "libseccomp"
-CACHE_VERSION = 2  # bump whenever bpf.py's output for a profile changes
-_MAGIC = b"PSC1"
-_HEADER = struct.Struct("=4sI")  # magic, flags
+CACHE_VERSION = 4  # bump whenever bpf.py's output for a profile changes (the sources' identity is keyed too)
+_MAGIC = b"PSC3"
+_HEADER = struct.Struct("=4sI16s")  # magic, flags, BLAKE2b-128 of flags and program
+MAX_ENTRIES = 64
+# What decides a program besides the profile: changing any of these files changes the key.
+_SOURCES = ("bpf.py", "plan.py", "syscalls.py", "syscall_tables.py", "libseccomp.py", "enosys.py", "compile.py")
 
 _memory: dict[str, SeccompProgram] = {}
+_sources_id: str | None = None
 
 
 # Backends import lazily: a cache hit needs neither the model nor a compiler.
@@ -55,32 +68,80 @@ def _backend_libseccomp(spec, warn) -> bytes:
 BACKENDS: dict[str, Callable] = {"pallet": _backend_pallet, "libseccomp": _backend_libseccomp}
 
 
+def _compiler_id() -> str:
+    """(size, mtime) of the compiler's sources: a few stat calls, once per process."""
+    global _sources_id
+    if _sources_id is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = []
+        for name in _SOURCES:
+            try:
+                st = os.stat(os.path.join(here, name))
+                parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{name}:-")
+        _sources_id = ",".join(parts)
+    return _sources_id
+
+
 def cache_key(seccomp_json: dict, backend: str) -> str:
     canon = json.dumps(seccomp_json, sort_keys=True, separators=(",", ":"))
-    return _hash(f"{CACHE_VERSION}\0{backend}\0{os.uname().machine}\0{canon}".encode(), digest_size=32).hexdigest()
+    text = f"{CACHE_VERSION}\0{backend}\0{os.uname().machine}\0{_compiler_id()}\0{canon}"
+    return _hash(text.encode(), digest_size=32).hexdigest()
+
+
+def _digest(flags: int, bpf: bytes) -> bytes:
+    return _hash(struct.pack("=I", flags) + bpf, digest_size=16).digest()
 
 
 def _load(path: str, backend: str) -> SeccompProgram | None:
+    """The cached program, or None when it is missing, unreadable or not intact."""
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except FileNotFoundError:
+    except OSError:
         return None
     if len(data) <= _HEADER.size or (len(data) - _HEADER.size) % 8:
         return None
-    magic, flags = _HEADER.unpack_from(data)
-    if magic != _MAGIC:
+    magic, flags, digest = _HEADER.unpack_from(data)
+    bpf = data[_HEADER.size:]
+    if magic != _MAGIC or digest != _digest(flags, bpf):
         return None
-    return SeccompProgram(bpf=data[_HEADER.size:], flags=flags, backend=backend)
+    return SeccompProgram(bpf=bpf, flags=flags, backend=backend)
 
 
 def _store(path: str, prog: SeccompProgram) -> None:
+    """Write atomically; a cache we can't write is skipped, not an error."""
+    d = os.path.dirname(path)
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(_HEADER.pack(_MAGIC, prog.flags) + prog.bpf)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    try:
+        os.makedirs(d, 0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, _HEADER.pack(_MAGIC, prog.flags, _digest(prog.flags, prog.bpf)) + prog.bpf)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return
+    _prune(d)
+
+
+def _prune(d: str) -> None:
+    try:
+        entries = [e for e in os.scandir(d) if e.name.endswith(".bpf")]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for e in entries[:len(entries) - MAX_ENTRIES]:
+            os.unlink(e.path)
+    except OSError:
+        pass  # a racing writer or pruner: the next store tries again
 
 
 def compile_filter(
@@ -93,7 +154,8 @@ def compile_filter(
     """Compile OCI `linux.seccomp`; raise InvalidArgument naming the bad field.
 
     `cache_dir` (created if missing) keeps compiled programs across
-    processes; without it only this process's memory cache is used.
+    processes; without it only this process's memory cache is used. A
+    cache hit skips the compile and so its warnings (unknown names).
     """
     backend = backend or DEFAULT_BACKEND
     if backend not in BACKENDS:
@@ -115,7 +177,6 @@ def compile_filter(
         bpf = BACKENDS[backend](spec, warn)
         prog = SeccompProgram(bpf=bpf, flags=filter_flags(spec), backend=backend)
         if path:
-            os.makedirs(cache_dir, exist_ok=True)
             _store(path, prog)
     _memory[key] = prog
     return prog

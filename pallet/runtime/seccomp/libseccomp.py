@@ -11,7 +11,8 @@ import ctypes
 import os
 
 from pallet.errors import InvalidArgument, Unavailable
-from pallet.runtime.seccomp.plan import Plan
+from pallet.oci.seccomp import ARCHES
+from pallet.runtime.seccomp.plan import Plan, wants_enosys_stub
 
 SONAME = "libseccomp.so.2"
 
@@ -96,8 +97,28 @@ def compile_plan(plan: Plan) -> bytes:
         try:
             _check(l.seccomp_export_bpf(ctx, fd), "export_bpf")
             size = os.lseek(fd, 0, os.SEEK_END)
-            return os.pread(fd, size, 0)
+            program = os.pread(fd, size, 0)
         finally:
             os.close(fd)
     finally:
         l.seccomp_release(ctx)
+    return _with_enosys_stub(plan, program)
+
+
+def _with_enosys_stub(plan: Plan, program: bytes) -> bytes:
+    """runc's patch: prepend enosys.stub() for the arches the profile lists."""
+    if not wants_enosys_stub(plan):
+        return program
+    from pallet.runtime.seccomp.enosys import stub
+
+    last: dict[int, int] = {}
+    x32_last = None
+    for arch in plan.arches:
+        numbers = [nr for nr in (resolve(n, arch) for n in plan.referenced) if nr is not None and nr >= 0]
+        if not numbers:
+            continue
+        if arch == ARCHES["SCMP_ARCH_X32"]:
+            x32_last = max(numbers)  # not an AUDIT_ARCH: x32 calls arrive as x86_64 ones with the x32 bit
+        else:
+            last[arch] = max(numbers)
+    return stub(last, x32_last) + program

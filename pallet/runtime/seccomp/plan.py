@@ -53,6 +53,20 @@ class Plan:
     flags: int                    # SECCOMP_FILTER_FLAG_* bits
     rules: tuple[Rule, ...]
     bad_arch_action: int = BAD_ARCH_ACTION
+    # Every known name the profile mentions, whatever its action (rules equal to the default
+    # included): runc's ENOSYS stub starts above the largest of their numbers (bpf.py).
+    referenced: tuple[str, ...] = ()
+
+
+# runc's isAllowAction: under a permissive default new syscalls just pass (a tracer handles them itself).
+PERMISSIVE_DEFAULTS = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"], ACTIONS["SCMP_ACT_TRACE"])
+ACTION_MASK = 0xFFFF0000  # SECCOMP_RET_ACTION_FULL: the action without its data (errno, trace message)
+ENOSYS_ACTION = ACTIONS["SCMP_ACT_ERRNO"] | errno.ENOSYS
+
+
+def wants_enosys_stub(plan: "Plan") -> bool:
+    """Whether calls above the profile's largest syscall get ENOSYS (runc's stub; see bpf.py, enosys.py)."""
+    return (plan.default_action & ACTION_MASK) not in PERMISSIVE_DEFAULTS and plan.default_action != ENOSYS_ACTION
 
 
 def action_value(action: str, errno_ret: int | None, path: str, errno_path: str) -> int:
@@ -81,6 +95,7 @@ def make_plan(spec: Seccomp, known: Callable[[str], bool], warn: Callable[[str],
     default = action_value(spec.default_action, spec.default_errno_ret, f"{PREFIX}.defaultAction", f"{PREFIX}.defaultErrnoRet")
     rules: list[Rule] = []
     unknown: list[str] = []
+    referenced: dict[str, None] = {}
     total = 0
     for i, s in enumerate(spec.syscalls):
         path = f"{PREFIX}.syscalls[{i}]"
@@ -93,6 +108,7 @@ def make_plan(spec: Seccomp, known: Callable[[str], bool], warn: Callable[[str],
             if not known(name):
                 unknown.append(name)
                 continue
+            referenced[name] = None
             if act == default:
                 continue  # runc skips these: libseccomp refuses a rule equal to the default
             for alt in _alternatives(conds):
@@ -102,7 +118,7 @@ def make_plan(spec: Seccomp, known: Callable[[str], bool], warn: Callable[[str],
             raise InvalidArgument(f"{PREFIX}.syscalls: no known syscall name (unknown: {', '.join(sorted(set(unknown))[:5])})")
         warn(f"seccomp: skipping unknown syscall names: {', '.join(sorted(set(unknown)))}")
     return Plan(default_action=default, arches=tuple(dict.fromkeys(ARCHES[a] for a in spec.architectures)),
-                flags=filter_flags(spec), rules=tuple(rules))
+                flags=filter_flags(spec), rules=tuple(rules), referenced=tuple(referenced))
 
 
 def filter_flags(spec: Seccomp) -> int:

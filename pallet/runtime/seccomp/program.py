@@ -15,12 +15,12 @@ Order matters to the caller (the runtime's init):
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 
 from pallet.linux import seccomp as _sys
+from pallet.values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class SeccompProgram:
     """A BPF program (a sock_filter array as bytes) and its seccomp(2) filter flags."""
 
