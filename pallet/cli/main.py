@@ -81,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     opts = GlobalOptions.from_flags(flags)
     __import__(f"pallet.cli.{module_name}")
     module = sys.modules[f"pallet.cli.{module_name}"]
-    return call_reporting_errors(module.run, opts, verb, verb_args)
+    code = call_reporting_errors(module.run, opts, verb, verb_args)
+    # The interpreter's exit runs a full garbage collection over every object the imports made (~4-6 ms of
+    # each command here); frozen objects are skipped by it, and the process is about to end anyway.
+    import gc
+
+    gc.freeze()
+    return code
 
 
 if __name__ == "__main__":
