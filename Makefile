@@ -25,10 +25,11 @@ venv: apt
 	@# pip's console script imports `re` and runs `site` first (~12 ms of every container start): replace
 	@# it with a script run by `python -I -S` that finds this checkout itself (see pallet/runtime/launcher.py).
 	@rm -f $(BIN)/pallet-runtime
-	@printf '#!%s -IS\n%s\nimport sys\nsys.path.insert(0, "%s")\nfrom pallet.runtime.cli import main\nsys.exit(main())\n' \
+	@printf '#!%s -IS\n%s\nimport sys\nsys.path.insert(0, "%s")\nfrom pallet.runtime.launcher import run\nsys.exit(run())\n' \
 		"$(abspath $(BIN))/python" "# pallet-runtime, written by make venv: pallet/runtime/launcher.py says why" \
 		"$(CURDIR)" > $(BIN)/pallet-runtime
 	@chmod 755 $(BIN)/pallet-runtime
+	@$(BIN)/python -IS -c 'import sys; sys.path.insert(0, "$(CURDIR)"); from pallet.runtime.bundle import build; build()'
 
 deps: venv
 

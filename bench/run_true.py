@@ -185,11 +185,14 @@ def seccomp_compile_times(capabilities: list[str], n: int = 20) -> list[str]:
 
 
 def compile_bytecode() -> None:
-    """Measure the installed state: byte-compiled modules (PYTHONDONTWRITEBYTECODE may be set here)."""
+    """Measure the installed state: byte-compiled modules (PYTHONDONTWRITEBYTECODE may be set here), the bundle."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(REPO, "pallet")], env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    from pallet.runtime.bundle import build
+
+    build()  # what `make venv` leaves for pallet-runtime (pallet/runtime/bundle.py)
 
 
 def one_run(command: list[str], root: str, bundle: str, cid: str, env: dict) -> float:

@@ -11,11 +11,17 @@
 
 `--state-root DIR` reads the runtimes' state under DIR instead of / (tests
 lay out a fake node there); `--proc DIR` reads another /proc tree.
+Docker's and containerd's defaults (/var/lib/docker, /var/lib/containerd,
+/run/containerd) are read first, then the dirs the running dockerd and
+containerd processes name (`--data-root`, daemon.json, config.toml);
+`--docker-root`, `--containerd-root` and `--containerd-state` (or
+$PALLET_DEBUG_DOCKER_ROOT, ...) name them instead, e.g. for a stopped daemon.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pallet.cli.common import GlobalOptions
@@ -37,6 +43,13 @@ def _parser(enter_remainder: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pallet debug", description="Read-only diagnostics of the node's containers.")
     p.add_argument("--state-root", default="/", help="prefix of the runtimes' state dirs (default /)")
     p.add_argument("--proc", default="/proc", help="the /proc tree to read")
+    env = os.environ.get
+    p.add_argument("--docker-root", default=env("PALLET_DEBUG_DOCKER_ROOT", ""), metavar="DIR",
+                   help="dockerd's --data-root (default /var/lib/docker and running dockerds')")
+    p.add_argument("--containerd-root", default=env("PALLET_DEBUG_CONTAINERD_ROOT", ""), metavar="DIR",
+                   help="containerd's root (default /var/lib/containerd and running containerds')")
+    p.add_argument("--containerd-state", default=env("PALLET_DEBUG_CONTAINERD_STATE", ""), metavar="DIR",
+                   help="containerd's state (default /run/containerd and running containerds')")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("whois", help="which container and pod a PID belongs to")
@@ -95,7 +108,8 @@ class _Context:
         from pallet.debug.paths import HostPaths
 
         self.paths = HostPaths(root=args.state_root, proc=args.proc, pallet_root=opts.root,
-                               pallet_runroot=opts.runroot)
+                               pallet_runroot=opts.runroot, docker_data_root=args.docker_root,
+                               containerd_root=args.containerd_root, containerd_state=args.containerd_state)
         self._catalog = self._attributor = None
 
     @property
@@ -170,8 +184,9 @@ def _whois_text(r) -> str:
     else:
         lines.append(f"  runtime:    {r.runtime}")
         lines.append(f"  container:  {r.container_id}" + (f" ({r.name})" if r.name else ""))
-        if r.role == "conmon":
-            lines.append("  role:       conmon (the runtime's monitor, not the workload)")
+        if r.role in ("conmon", "shim"):
+            what = "conmon" if r.role == "conmon" else "containerd shim"
+            lines.append(f"  role:       {what} (the runtime's monitor, not the workload)")
         if r.kind:
             lines.append(f"  kind:       {r.kind}")
         if r.image:
@@ -199,6 +214,7 @@ def cmd_usage(ctx: _Context, args) -> int:
     m = u.memory
     if args.json:
         doc = {"pid": pid, "container": a.label(), "cpu_percent": u.cpu_percent, "interval": u.interval,
+               "host_memory": u.host_memory,
                "memory": None if m is None else {
                    "usage": m.usage, "raw_usage": m.raw_usage, "inactive_file": m.inactive_file,
                    "limit": m.limit, "swap": m.swap, "cgroup": m.cgroup_dir, "version": m.version}}
@@ -210,13 +226,17 @@ def cmd_usage(ctx: _Context, args) -> int:
     else:
         limit = human_bytes(m.limit) if m.limit is not None else "unlimited"
         pct = f" ({100.0 * m.usage / m.limit:.1f}%)" if m.limit else ""
+        if m.limit is None and u.host_memory:
+            # docker stats shows an unlimited container against the host's memory
+            limit += f" (host {human_bytes(u.host_memory)}, {100.0 * m.usage / u.host_memory:.2f}%)"
         _out(f"  memory: {human_bytes(m.usage)} / {limit}{pct}  "
              f"[usage {human_bytes(m.raw_usage)} - inactive file {human_bytes(m.inactive_file)}]\n")
         if m.swap is not None:
             _out(f"  swap:   {human_bytes(m.swap)}\n")
         _out(f"  cgroup: {m.cgroup_dir} ({m.version})\n")
     if u.cpu_percent is None:
-        _out("  cpu:    unknown (no cpu accounting cgroup)\n")
+        _out("  cpu:    not sampled (--interval 0)\n" if u.cpu_dir and u.interval <= 0
+             else "  cpu:    unknown (no cpu accounting cgroup)\n")
     else:
         _out(f"  cpu:    {u.cpu_percent:.1f}% over {u.interval:g}s (100% = one CPU, {u.online_cpus} online)\n")
     return 0
@@ -363,12 +383,13 @@ def cmd_fs_usage(ctx: _Context, args) -> int:
     if args.json:
         _out(to_json({"containers": [u.__dict__ for u in rows], "problems": problems}) + "\n")
         return 0
-    _out(table(["RUNTIME", "CONTAINER", "NAME", "SIZE", "FILES", "FS", "DEVICE", "FS USED", "UPPER DIR"],
-               [[u.runtime, u.container_id[:12], u.name or "-", human_bytes(u.size), u.files if u.size is not None else "-",
-                 u.fs_type or "-", u.fs_source or "-",
+    # SIZE is disk blocks (du); APPARENT is file lengths, what `docker ps -s` calls SIZE
+    _out(table(["RUNTIME", "CONTAINER", "NAME", "SIZE", "APPARENT", "FILES", "FS", "DEVICE", "FS USED", "UPPER DIR"],
+               [[u.runtime, u.container_id[:12], u.name or "-", human_bytes(u.size), human_bytes(u.apparent_size),
+                 u.files if u.size is not None else "-", u.fs_type or "-", u.fs_source or "-",
                  f"{u.fs_used_percent:.0f}%" if u.fs_used_percent is not None else "-",
                  u.upper_dir or "(writable layer not found)"] for u in rows],
-               right=frozenset({3, 4, 7})))
+               right=frozenset({3, 4, 5, 8})))
     for p in problems:
         _out(f"note: {p}\n")
     return 0

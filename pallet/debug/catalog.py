@@ -9,6 +9,8 @@ from pallet.debug.records import ContainerRecord
 from pallet.debug.sources import SOURCES, Loaded
 from pallet.errors import InvalidArgument, NotFound
 
+MOBY = "moby"   # the containerd namespace dockerd uses
+
 
 class Catalog:
     """Lifecycle: made per command, reads each runtime's state at most once."""
@@ -25,7 +27,11 @@ class Catalog:
         return self._loaded[runtime]
 
     def all(self) -> list[ContainerRecord]:
-        return [r for rt in self.runtimes for r in self.load(rt).records]
+        records = [r for rt in self.runtimes for r in self.load(rt).records]
+        # dockerd runs its containers through containerd, in the "moby" namespace: one container
+        # seen twice. Docker's record (name, image, writable layer) is the one a user means.
+        docker_ids = {r.id for r in records if r.runtime == "docker"}
+        return [r for r in records if not (r.runtime == "containerd" and r.namespace == MOBY and r.id in docker_ids)]
 
     def lookup(self, runtimes: tuple[str, ...], container_id: str) -> tuple[ContainerRecord | None, list[str]]:
         """The record for an id from the cgroup path; else what could not be read, per runtime."""

@@ -59,8 +59,11 @@ RULES: tuple[Rule, ...] = (
     # (containerd CRI, dockershim/cri-dockerd); CRI-O's crio-<id> is above.
     _rule("kubepods-cgroupfs", r"/kubepods(?:/(?:burstable|besteffort))?/pod[0-9a-f-]{36}/" + _ID + _END,
           ["containerd", "docker"], "cgroupfs"),
-    # containerd without CRI (ctr run, nerdctl): /<namespace>/<id>
-    _rule("containerd-namespace", r"^/(?:k8s\.io|default|moby|buildkit)/" + _ID + _END, ["containerd"], "cgroupfs"),
+    # containerd without CRI (ctr run, nerdctl): /<namespace>/<id>. nerdctl's ids are 64 hex, but
+    # `ctr run IMAGE web` names the container web: any containerd identifier (containerd
+    # identifiers/validate.go: alphanumerics joined by single '.', '_' or '-').
+    _rule("containerd-namespace", r"^/(?:k8s\.io|default|moby|buildkit)/"
+          r"(?P<id>[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*)" + _END, ["containerd"], "cgroupfs"),
 )
 
 # Pods: kubelet's systemd driver writes the pod uid with "_" for "-"

@@ -21,22 +21,29 @@ class LayerUsage:
     container_id: str
     name: str
     upper_dir: str       # "" when the runtime's state does not say
-    size: int | None     # bytes on disk; None when unknown
+    size: int | None     # bytes on disk (du); None when unknown
     files: int
+    apparent_size: int | None   # what `docker ps -s` shows as SIZE (file lengths, see disk_usage)
     fs_type: str
     fs_source: str
     fs_mount: str
     fs_used_percent: float | None
 
 
-def disk_usage(top: str) -> tuple[int, int]:
-    """(bytes on disk, number of entries) under `top`, not following symlinks or mounts."""
+def disk_usage(top: str) -> tuple[int, int, int]:
+    """(bytes on disk, number of entries, apparent bytes) under `top`, not following symlinks or mounts.
+
+    Disk bytes are du's (blocks, hard links once): what fills the disk. The
+    apparent size is Docker's SizeRw (moby pkg/directory.Size): the lengths
+    of everything but directories, hard links once, so a 3-byte file counts
+    3 where du counts a 4 KiB block.
+    """
     seen: set[tuple[int, int]] = set()
-    total = count = 0
+    total = count = apparent = 0
     try:
         dev = os.lstat(top).st_dev
     except OSError:
-        return 0, 0
+        return 0, 0, 0
     stack = [top]
     while stack:
         d = stack.pop()
@@ -59,7 +66,9 @@ def disk_usage(top: str) -> tuple[int, int]:
             total += st.st_blocks * 512
             if e.is_dir(follow_symlinks=False):
                 stack.append(e.path)
-    return total, count
+            else:
+                apparent += st.st_size
+    return total, count, apparent
 
 
 def _fs_used(path: str) -> float | None:
@@ -77,19 +86,18 @@ def usage(catalog: Catalog) -> tuple[list[LayerUsage], list[str]]:
     mounts = read_mounts(catalog.paths.proc)
     out, problems = [], []
     for rt in catalog.runtimes:
-        loaded = catalog.load(rt)
-        problems.extend(f"{rt}: {p}" for p in loaded.problems)
-        for r in loaded.records:
-            size = files = None
-            fs_type = fs_source = fs_mount = ""
-            used = None
-            if r.upper_dir:
-                size, files = disk_usage(r.upper_dir)
-                m = mount_of(r.upper_dir, mounts)
-                if m:
-                    fs_type, fs_source, fs_mount = m.fstype, m.source, m.mountpoint
-                used = _fs_used(r.upper_dir)
-            out.append(LayerUsage(r.runtime, r.id, r.name, r.upper_dir, size, files or 0,
-                                  fs_type, fs_source, fs_mount, used))
+        problems.extend(f"{rt}: {p}" for p in catalog.load(rt).problems)
+    for r in catalog.all():
+        size = files = apparent = None
+        fs_type = fs_source = fs_mount = ""
+        used = None
+        if r.upper_dir:
+            size, files, apparent = disk_usage(r.upper_dir)
+            m = mount_of(r.upper_dir, mounts)
+            if m:
+                fs_type, fs_source, fs_mount = m.fstype, m.source, m.mountpoint
+            used = _fs_used(r.upper_dir)
+        out.append(LayerUsage(r.runtime, r.id, r.name, r.upper_dir, size, files or 0, apparent,
+                              fs_type, fs_source, fs_mount, used))
     out.sort(key=lambda u: (u.size is None, -(u.size or 0), u.runtime, u.name))
     return out, problems

@@ -44,6 +44,19 @@ class Usage:
     interval: float
     cpu_dir: str
     online_cpus: int
+    host_memory: int | None = None   # MemTotal: Docker's limit and MEM % base when unlimited
+
+
+def host_memory(proc: str = "/proc") -> int | None:
+    """MemTotal in bytes (dockerd caps a container's reported limit at it: daemon machineMemory)."""
+    try:
+        with open(os.path.join(proc, "meminfo")) as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _sample(d: str, mem, swap: int | None) -> MemorySample:
@@ -106,4 +119,4 @@ def usage(pid: int, interval: float, proc: str = "/proc", sleep=time.sleep) -> U
             cpu_percent = (c1 - c0) * 100.0 / (t1 - t0)
     # memory after the interval: the freshest figure
     return Usage(pid=pid, memory=memory_of(hs, lines), cpu_percent=cpu_percent, interval=interval,
-                 cpu_dir=cpu_dir, online_cpus=os.cpu_count() or 1)
+                 cpu_dir=cpu_dir, online_cpus=os.cpu_count() or 1, host_memory=host_memory(proc))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import time
 
 from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
 from pallet.engine.fastjson import loads
+from pallet.metadata.db import IntegrityError
 from pallet.values import frozen
 from pallet.engine.env import ContainerEnv
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, WrongState
@@ -261,7 +261,7 @@ def create(env: ContainerEnv, kwargs: dict) -> ContainerState:
         try:
             with write(env.db):
                 table.insert(env.db, row)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise AlreadyExists(f"the container name \"/{name}\" is already in use: remove or rename that container") from None
     except BaseException:
         _undo_create(env, cid, snapshot, created_volumes)
@@ -295,6 +295,8 @@ class _FakeRow:
 
 def _ensure_volumes(env: ContainerEnv, cfg: ContainerConfig) -> list[str]:
     """Create the named and anonymous volumes `cfg` mounts; return the ones created now."""
+    if not any(m.type == "volume" for m in cfg.mounts):
+        return []
     from pallet.engine import volumes as vol
 
     made = []
@@ -431,12 +433,12 @@ def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: b
             pass
         with write(env.db):
             table.delete(env.db, cid)
-        if volumes:  # after the record is gone, so the volume has no user left
+        anonymous = [m for m in st.config.mounts if m.type == "volume" and not m.source]
+        if volumes and anonymous:  # after the record is gone, so the volume has no user left
             from pallet.engine import volumes as vol
 
-            for m in st.config.mounts:
-                if m.type == "volume" and not m.source:
-                    vol.remove(env, vol.anonymous_name(cid, m.destination), force=True)
+            for m in anonymous:
+                vol.remove(env, vol.anonymous_name(cid, m.destination), force=True)
     try:
         os.unlink(env.lock_file(cid))
     except FileNotFoundError:
@@ -450,7 +452,7 @@ def rename(env: ContainerEnv, ref: str, new_name: str) -> None:
     try:
         with write(env.db):
             env.db.execute("UPDATE containers SET name = ? WHERE id = ?", (new_name, cid))
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExists(f"the container name \"/{new_name}\" is already in use") from None
 
 
@@ -460,13 +462,13 @@ def list_states(env: ContainerEnv) -> list[ContainerState]:
 
 
 def mount_sources(env: ContainerEnv, cfg: ContainerConfig) -> tuple[str, ...]:
-    from pallet.engine import volumes as vol
-
     out = []
     for m in cfg.mounts:
         if m.type == "bind":
             out.append(m.source)
         elif m.type == "volume":
+            from pallet.engine import volumes as vol
+
             out.append(vol.data_dir(env, m.source or vol.anonymous_name(cfg.id, m.destination)))
         else:
             out.append("")

@@ -15,7 +15,10 @@ an image a container uses (by default: the snapshots table's image ids).
 from __future__ import annotations
 
 import os
-import sqlite3
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def default_driver(root: str) -> str:

@@ -7,9 +7,12 @@ daemon config) with the container paths; it is passed explicitly, never global.
 from __future__ import annotations
 
 import os
-import sqlite3
 
 from pallet.engine.daemon_config import DaemonConfig
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class ContainerEnv:

@@ -137,9 +137,9 @@ def detect_layout(root: str = CGROUP_ROOT) -> Layout:
     return Layout("v1", mounts, root)
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, dir_fd: int | None = None) -> str | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return None
     try:
@@ -231,19 +231,21 @@ def sum_blkio(text: str) -> tuple[int, int]:
     return read, write
 
 
-def block_io(layout: Layout, cid: str) -> tuple[int, int]:
-    d = layout.dir("blkio" if layout.version == "v1" else "", cid)
+def block_io(layout: Layout, cid: str, dir_fds: dict[str, int] | None = None) -> tuple[int, int]:
+    ctrl = "blkio" if layout.version == "v1" else ""
+    dir_fd = (dir_fds or {}).get(ctrl)
+    d = f"{cid}" if dir_fd is not None else layout.dir(ctrl, cid)
     if not d:
         return 0, 0
     names = BLKIO_FILES[layout.version]
     if len(names) > 1:
         # The throttle layer sees every bio before an I/O scheduler does: when it counted nothing, neither did
         # CFQ or BFQ, and one read answers for an idle container instead of three.
-        text = _read(os.path.join(d, names[-1]))
+        text = _read(f"{d}/{names[-1]}", dir_fd)
         if text is not None and text.split(None, 1)[:1] == ["Total"] and text.split()[1:2] == ["0"]:
             return 0, 0
     for name in names:
-        text = _read(os.path.join(d, name))
+        text = _read(f"{d}/{name}", dir_fd)
         if text and text.strip() and text.split(None, 1)[0] != "Total":
             return sum_blkio(text)
     return 0, 0
@@ -277,8 +279,9 @@ def stopped(st: ContainerState) -> Sample:
 
 
 def sample(st: ContainerState, host_total: int, *, layout: Layout | None = None, host_ns: int | None = None,
-           pid: int = 0, previous: Sample | None = None) -> Sample:
-    """Read one container's cgroup (zeros when it is not running, as Docker shows)."""
+           pid: int = 0, previous: Sample | None = None, dir_fds: dict[str, int] | None = None) -> Sample:
+    """Read one container's cgroup (zeros when it is not running, as Docker shows). `dir_fds` (controller ->
+    an open fd of the containers' parent cgroup, see parent_dirs) makes each open a two-component lookup."""
     from pallet.cgroups import memory_accounting as acct
     from pallet.cgroups.fs import parse_kv
     from pallet.cgroups.stats import MemoryEntry, MemoryStats
@@ -288,9 +291,14 @@ def sample(st: ContainerState, host_total: int, *, layout: Layout | None = None,
     layout = layout or detect_layout()
     text = {}
     rel = cgroups_path(st.id)
+    fds = dir_fds or {}
     for key, (ctrl, name) in FILES[layout.version].items():
-        base = layout.mounts.get(ctrl)
-        text[key] = _read(f"{base}{rel}/{name}") if base else None
+        dir_fd = fds.get(ctrl)
+        if dir_fd is not None:
+            text[key] = _read(f"{st.id}/{name}", dir_fd)
+        else:
+            base = layout.mounts.get(ctrl)
+            text[key] = _read(f"{base}{rel}/{name}") if base else None
     now = time.monotonic()
     if text["usage"] is None and text["pids"] is None:
         return stopped(st)  # its cgroup is gone: it exited between the listing and the read
@@ -304,7 +312,7 @@ def sample(st: ContainerState, host_total: int, *, layout: Layout | None = None,
         cpu = cpu_percent(cpu_ns, previous.cpu_ns, now - previous.taken_at)
     else:
         cpu = cpu_percent(cpu_ns, 0, time.time() - st.row.started_at) if st.row.started_at else 0.0
-    rd, wr = block_io(layout, st.id)
+    rd, wr = block_io(layout, st.id, dir_fds)
     rx = tx = 0
     if getattr(getattr(st, "config", None), "network_mode", "") not in NO_TRAFFIC:
         rx, tx = net_io(pid or st.row.pid, host_netns() if host_ns is None else host_ns)
@@ -323,8 +331,31 @@ def collect(env, states: list[ContainerState], previous: dict[str, Sample] | Non
     layout = detect_layout()
     ns = host_netns()
     previous = previous or {}
-    return [sample(st, host, layout=layout, host_ns=ns, pid=current_pid(env, st), previous=previous.get(st.id))
-            for st in states]
+    fds = parent_dirs(layout)
+    try:
+        return [sample(st, host, layout=layout, host_ns=ns, pid=current_pid(env, st), previous=previous.get(st.id),
+                       dir_fds=fds) for st in states]
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def parent_dirs(layout: Layout) -> dict[str, int]:
+    """controller -> an fd of the cgroup every container's cgroup sits in (`/pallet`). Opening `<id>/<file>`
+    from it walks two path components instead of six: ~5-10 us less per file, six files per container."""
+    parent, cid = os.path.split(cgroups_path("x"))
+    out: dict[str, int] = {}
+    if cid != "x":
+        return out
+    for ctrl in {c for c, _ in FILES[layout.version].values()} | {"blkio" if layout.version == "v1" else ""}:
+        base = layout.mounts.get(ctrl)
+        if base is None:
+            continue
+        try:
+            out[ctrl] = os.open(f"{base}{parent}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            pass
+    return out
 
 
 def select(env, refs: list[str], *, all: bool = False) -> list[ContainerState]:

@@ -7,7 +7,7 @@ EINTR is retried here once for all wrappers.
 
 from __future__ import annotations
 
-import ctypes
+from pallet.linux import _ctypes_lite as ctypes  # ctypes without its import cost
 import errno as _errno
 import os
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
+from pallet.linux import _ctypes_lite as ctypes  # ctypes without its import cost
 
 from pallet.linux._libc import call, libc
 from pallet.linux.capnames import CAPS  # noqa: F401  (re-exported)

@@ -12,7 +12,7 @@ No policy here: callers choose flags and resolve bits. Errors are
 
 from __future__ import annotations
 
-import ctypes
+from pallet.linux import _ctypes_lite as ctypes  # ctypes without its import cost
 import errno as _errno
 import os
 

@@ -7,7 +7,7 @@ produces it. Without no_new_privs the caller needs CAP_SYS_ADMIN (EACCES).
 
 from __future__ import annotations
 
-import ctypes
+from pallet.linux import _ctypes_lite as ctypes  # ctypes without its import cost
 import errno as _errno
 import os
 

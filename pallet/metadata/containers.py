@@ -7,8 +7,11 @@ pallet processes serialize on the write lock instead of failing.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import namedtuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS containers (

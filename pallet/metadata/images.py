@@ -8,9 +8,12 @@ maps normalised references (`docker.io/library/busybox:latest`) to it.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from pallet.values import frozen
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS images (

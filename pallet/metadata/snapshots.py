@@ -5,9 +5,11 @@ GC treats every row's `parent` chain as in use.
 
 from __future__ import annotations
 
-import sqlite3
-
 from pallet.values import frozen
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS snapshots (

@@ -6,15 +6,25 @@ interpreter's `site` (.pth files, ~4 ms) before our first line: a third
 of runc's whole `run`. Run this file with -I -S instead (isolated, no
 site); it puts the directory holding the `pallet` package on sys.path
 itself, which works for an editable checkout and a site-packages install
-alike. `make venv` replaces pip's `.venv/bin/pallet-runtime` with the same
-few lines, its shebang the venv's python with `-IS`.
+alike. `make venv` replaces pip's `.venv/bin/pallet-runtime` with a script
+of the same few lines that calls `run()`, its shebang the venv's python
+with `-IS`. `run()` serves the runtime's modules from the bundle `make
+venv` builds (pallet.runtime.bundle), when there is one.
 """
 
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
 
-from pallet.runtime.cli import main  # noqa: E402
+def run() -> int:
+    from pallet.runtime import bundle
 
-sys.exit(main())
+    bundle.install()
+    from pallet.runtime.cli import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))))
+    sys.exit(run())

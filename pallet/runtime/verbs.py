@@ -21,6 +21,9 @@ def _create_options(root: str, opts: dict, container_id: str):
         pid_file=opts.get("pid-file"), console_socket=opts.get("console-socket"),
         no_pivot=opts.get("no-pivot", False), no_new_keyring=opts.get("no-new-keyring", False),
         preserve_fds=opts.get("preserve-fds", 0),
+        # Compiled seccomp programs kept below --root across commands: a profile is compiled once
+        # (= pallet.runtime.seccomp.compile.cache_dir_for(root), not imported for a spec without one).
+        seccomp_cache=os.path.join(root, "@seccomp"),
     )
 
 

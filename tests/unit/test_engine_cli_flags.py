@@ -102,7 +102,7 @@ def test_fastjson_rejects_what_json_rejects(text):
 def test_ps_and_stats_start_without_json_re_argparse():
     # The verbs timed against podman: their imports must not grow back (json brings re, enum, functools).
     code = ("import sys; import pallet.cli.containers, pallet.cli.stats, pallet.engine.stats, pallet.engine.inspect; "
-            "print(sorted({'json', 're', 'argparse', 'enum', 'dataclasses', 'typing', 'shutil', 'subprocess'}"
+            "print(sorted({'json', 're', 'argparse', 'enum', 'dataclasses', 'typing', 'shutil', 'subprocess', 'sqlite3', 'datetime'}"
             " & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path[:0] = " + repr(sys.path) + "\n" + code],
                          capture_output=True, text=True, check=True)

@@ -60,3 +60,9 @@ def test_devices_userns_and_bound_dev():
 def test_propagation_and_no_pivot():
     p = _plan(lambda d: d["linux"].update(rootfsPropagation="rshared"), no_pivot=True)
     assert p.root_propagation == m.MS_SHARED | m.MS_REC and p.no_pivot
+
+
+def test_a_config_without_a_mount_namespace_plans_a_chroot_only():
+    assert _plan().mount_ns
+    p = _plan(lambda d: d["linux"].update(namespaces=[n for n in d["linux"]["namespaces"] if n["type"] != "mount"]))
+    assert not p.mount_ns  # prepare() then mounts nothing: the init shares the host's mount namespace

@@ -92,9 +92,20 @@ class V1Manager:
         period makes a write of a pid to cgroup.procs take ~10 ms here."""
         return [os.path.join(hierarchy.join(mp, self.path), "tasks") for mp in self.mounts]
 
-    def add_pid(self, pid: int, *, skip_self_joined: bool = False) -> None:
-        """Move `pid` in; `skip_self_joined`: it joined self_join_files() itself already."""
-        dirs = ([self.unified_dir] if self.unified_dir else []) if skip_self_joined else self.dirs()
+    def clone_dir(self) -> str | None:
+        """The cgroup's dir on the cgroup2 mount of a hybrid host, made now, for a process to
+        be born in (clone3 CLONE_INTO_CGROUP); None on a v1 host."""
+        if not self.unified:
+            return None
+        hierarchy.make_levels(self.unified, self.path)
+        return self.unified_dir
+
+    def add_pid(self, pid: int, *, skip_self_joined: bool = False, skip_clone_dir: bool = False) -> None:
+        """Move `pid` in; `skip_self_joined`: it joined self_join_files() itself already;
+        `skip_clone_dir`: it was born in clone_dir()."""
+        dirs = [] if skip_self_joined else [hierarchy.join(mp, self.path) for mp in self.mounts]
+        if self.unified_dir and not skip_clone_dir:
+            dirs.append(self.unified_dir)
         for d in dirs:
             fs.write(d, "cgroup.procs", str(pid))
 

@@ -76,8 +76,14 @@ class V2Manager:
         """None on v2: cgroup.procs takes the global lock whoever writes (see V1Manager)."""
         return []
 
-    def add_pid(self, pid: int, *, skip_self_joined: bool = False) -> None:
-        fs.write(self.dir_, "cgroup.procs", str(pid))
+    def clone_dir(self) -> str:
+        """The cgroup, made now, for a process to be born in (clone3 CLONE_INTO_CGROUP)."""
+        self.create()
+        return self.dir_
+
+    def add_pid(self, pid: int, *, skip_self_joined: bool = False, skip_clone_dir: bool = False) -> None:
+        if not skip_clone_dir:
+            fs.write(self.dir_, "cgroup.procs", str(pid))
 
     def apply(self, resources: dict | LinuxResources | None, *, default_devices: bool = True,
               skip_devices: bool = False) -> list[str]:

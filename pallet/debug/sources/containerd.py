@@ -15,6 +15,8 @@ init.pid and the OCI config.json with the CRI annotations
 overlayfs snapshotter is snapshots/<n>/fs, <n> from its own bolt
 metadata.db (v1/snapshots/<name>/id, a varint), or the upperdir of the
 bundle's rootfs mount. Either source alone is enough to name a container.
+Every containerd of the node is read (paths.containerd_dirs: its root
+holds meta.db and the snapshotters, its state the task bundles).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import os
 from dataclasses import replace
 
 from pallet.debug.bolt import BoltFile, Bucket
+from pallet.debug.daemons import ContainerdDirs
 from pallet.debug.mounts import overlay_upper_dirs, read_mounts
-from pallet.debug.paths import HostPaths
+from pallet.debug.paths import TASKS, HostPaths
 from pallet.debug.records import ContainerRecord, pod_from_labels, read_json, read_pid
 from pallet.debug.sources import Loaded
 
@@ -55,10 +58,9 @@ def _uvarint(data: bytes) -> int:
     return value
 
 
-def _snapshot_dirs(paths: HostPaths) -> dict[tuple[str, str], str]:
-    """(snapshotter, backend snapshot name) -> its fs dir, from each snapshotter's metadata.db."""
+def _snapshot_dirs(base: str) -> dict[tuple[str, str], str]:
+    """(snapshotter, backend snapshot name) -> its fs dir, from each snapshotter's metadata.db under root."""
     out: dict[tuple[str, str], str] = {}
-    base = paths.at("/var/lib/containerd")
     try:
         names = os.listdir(base)
     except OSError:
@@ -79,7 +81,7 @@ def _snapshot_dirs(paths: HostPaths) -> dict[tuple[str, str], str]:
     return out
 
 
-def _from_meta(paths: HostPaths, db_path: str) -> list[ContainerRecord]:
+def _from_meta(dirs: ContainerdDirs, db_path: str) -> list[ContainerRecord]:
     root = BoltFile(db_path).bucket("v1")
     snapshot_dirs = None
     out = []
@@ -100,7 +102,7 @@ def _from_meta(paths: HostPaths, db_path: str) -> list[ContainerRecord]:
                 except KeyError:
                     backend = ""
                 if backend:
-                    snapshot_dirs = _snapshot_dirs(paths) if snapshot_dirs is None else snapshot_dirs
+                    snapshot_dirs = _snapshot_dirs(dirs.root) if snapshot_dirs is None else snapshot_dirs
                     upper = snapshot_dirs.get((snapshotter, backend), "")
             out.append(ContainerRecord(
                 runtime=RUNTIME, id=_text(cid), name=next((labels[k] for k in NAME_LABELS if k in labels), ""),
@@ -119,8 +121,8 @@ def _runc_pid(paths: HostPaths, ns: str, cid: str) -> int:
         return 0
 
 
-def read_task(paths: HostPaths, ns: str, cid: str, uppers: dict[str, str]) -> ContainerRecord:
-    bundle = os.path.join(paths.containerd_tasks, ns, cid)
+def read_task(paths: HostPaths, tasks: str, ns: str, cid: str, uppers: dict[str, str]) -> ContainerRecord:
+    bundle = os.path.join(tasks, ns, cid)
     spec = read_json(os.path.join(bundle, "config.json"))
     ann = spec.get("annotations") or {}
     kind = ann.get(CONTAINER_TYPE, "")
@@ -146,8 +148,7 @@ def _merge(meta: ContainerRecord, task: ContainerRecord) -> ContainerRecord:
     )
 
 
-def _from_tasks(paths: HostPaths, problems: list[str]) -> list[ContainerRecord]:
-    base = paths.containerd_tasks
+def _from_tasks(paths: HostPaths, base: str, problems: list[str]) -> list[ContainerRecord]:
     try:
         namespaces = sorted(os.listdir(base))
     except FileNotFoundError:
@@ -165,24 +166,37 @@ def _from_tasks(paths: HostPaths, problems: list[str]) -> list[ContainerRecord]:
             continue
         for cid in ids:
             try:
-                out.append(read_task(paths, ns, cid, uppers))
+                out.append(read_task(paths, base, ns, cid, uppers))
             except (OSError, ValueError) as exc:
                 problems.append(f"cannot read {base}/{ns}/{cid}/config.json: {getattr(exc, 'strerror', None) or exc}")
     return out
 
 
-def load(paths: HostPaths) -> Loaded:
-    problems: list[str] = []
-    db = paths.at("/var/lib/containerd/io.containerd.metadata.v1.bolt/meta.db")
+def _load_one(paths: HostPaths, dirs: ContainerdDirs, problems: list[str]) -> tuple[dict, bool]:
+    """One containerd's containers by (namespace, id), and whether its state exists at all."""
+    db = os.path.join(dirs.root, "io.containerd.metadata.v1.bolt", "meta.db")
+    tasks = os.path.join(dirs.state, TASKS)
     records: dict[tuple[str, str], ContainerRecord] = {}
-    present = os.path.isdir(paths.containerd_tasks)
+    present = os.path.isdir(tasks)
     if os.path.exists(db):
         present = True
         try:
-            records = {(r.namespace, r.id): r for r in _from_meta(paths, db)}
+            records = {(r.namespace, r.id): r for r in _from_meta(dirs, db)}
         except (OSError, ValueError, KeyError, IndexError) as exc:
             problems.append(f"cannot read {db}: {getattr(exc, 'strerror', None) or exc}")
-    for task in _from_tasks(paths, problems):
+    for task in _from_tasks(paths, tasks, problems):
         key = (task.namespace, task.id)
         records[key] = _merge(records[key], task) if key in records else task
+    return records, present
+
+
+def load(paths: HostPaths) -> Loaded:
+    problems: list[str] = []
+    records: dict[tuple[str, str], ContainerRecord] = {}
+    present = False
+    for dirs in paths.containerd_dirs:
+        found, here = _load_one(paths, dirs, problems)
+        # two containerds may both have (ns, id): the first (the default one) wins
+        records = {**found, **records}
+        present = present or here
     return Loaded(RUNTIME, tuple(records.values()), tuple(problems), present)

@@ -1,4 +1,4 @@
-"""Docker's state: /var/lib/docker/containers/<id>/config.v2.json.
+"""Docker's state: /var/lib/docker/containers/<id>/config.v2.json (every data root, see paths).
 
 Format as written by dockerd 20.10 to 28.x (moby container/container.go,
 `Container` serialised as is): `ID`, `Name` ("/name"), `Config.Image`
@@ -55,19 +55,28 @@ def read_container(root: str, cid: str) -> ContainerRecord:
     )
 
 
-def load(paths: HostPaths) -> Loaded:
-    root = paths.docker_root
+def _load_root(root: str, records: list, problems: list) -> bool:
+    """Append the containers under one data root; False when it has no containers dir."""
     base = os.path.join(root, "containers")
     try:
         ids = sorted(os.listdir(base))
     except FileNotFoundError:
-        return Loaded(RUNTIME)
+        return False
     except OSError as exc:
-        return Loaded(RUNTIME, problems=(f"cannot read {base}: {exc.strerror}",), present=True)
-    records, problems = [], []
+        problems.append(f"cannot read {base}: {exc.strerror}")
+        return True
     for cid in ids:
         try:
             records.append(read_container(root, cid))
         except (OSError, ValueError) as exc:
             problems.append(f"cannot read {base}/{cid}/config.v2.json: {getattr(exc, 'strerror', None) or exc}")
-    return Loaded(RUNTIME, tuple(records), tuple(problems), present=True)
+    return True
+
+
+def load(paths: HostPaths) -> Loaded:
+    records: list[ContainerRecord] = []
+    problems: list[str] = []
+    present = False
+    for root in paths.docker_roots:
+        present = _load_root(root, records, problems) or present
+    return Loaded(RUNTIME, tuple(records), tuple(problems), present=present)

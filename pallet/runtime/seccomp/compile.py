@@ -17,7 +17,7 @@ at most MAX_ENTRIES programs (the oldest go first).
 
 from __future__ import annotations
 
-import json
+import _json
 import os
 import struct
 
@@ -84,8 +84,17 @@ def _compiler_id() -> str:
     return _sources_id
 
 
+def _not_json(o):
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+# json.dumps(sort_keys=True, separators=(",", ":")) through the C encoder: the json package
+# imports re (~7 ms with enum), and a cache hit is meant to cost about a millisecond.
+_canonical = _json.make_encoder(None, _not_json, _json.encode_basestring_ascii, None, ":", ",", True, False, True)
+
+
 def cache_key(seccomp_json: dict, backend: str) -> str:
-    canon = json.dumps(seccomp_json, sort_keys=True, separators=(",", ":"))
+    canon = "".join(_canonical(seccomp_json, 0))
     text = f"{CACHE_VERSION}\0{backend}\0{os.uname().machine}\0{_compiler_id()}\0{canon}"
     return _hash(text.encode(), digest_size=32).hexdigest()
 
