@@ -21,14 +21,16 @@ apt:
 venv: apt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
-	@$(BIN)/python tools/fast_scripts.py $(BIN) >/dev/null
 	@# pip's console script imports `re` and runs `site` first (~12 ms of every container start): replace
-	@# it with a script run by `python -I -S` that finds this checkout itself (see pallet/runtime/launcher.py).
-	@rm -f $(BIN)/pallet-runtime
-	@printf '#!%s -IS\n%s\nimport sys\nsys.path.insert(0, "%s")\nfrom pallet.runtime.launcher import run\nsys.exit(run())\n' \
-		"$(abspath $(BIN))/python" "# pallet-runtime, written by make venv: pallet/runtime/launcher.py says why" \
-		"$(CURDIR)" > $(BIN)/pallet-runtime
-	@chmod 755 $(BIN)/pallet-runtime
+	@# it with a script run by `python -I -S` that finds this checkout itself (see pallet/runtime/launcher.py;
+	@# `pallet` the same way, pallet/cli/launcher.py).
+	@for s in pallet-runtime:runtime pallet:cli; do \
+		rm -f $(BIN)/$${s%%:*}; \
+		printf '#!%s -IS\n%s\nimport sys\nsys.path.insert(0, "%s")\nfrom pallet.%s.launcher import run\nsys.exit(run())\n' \
+			"$(abspath $(BIN))/python" "# $${s%%:*}, written by make venv: pallet/$${s#*:}/launcher.py says why" \
+			"$(CURDIR)" "$${s#*:}" > $(BIN)/$${s%%:*}; \
+		chmod 755 $(BIN)/$${s%%:*}; \
+	done
 	@$(BIN)/python -IS -c 'import sys; sys.path.insert(0, "$(CURDIR)"); from pallet.runtime.bundle import build; build()'
 
 deps: venv

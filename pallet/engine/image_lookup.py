@@ -76,9 +76,11 @@ def resolve_for_container(ctx, ref: str) -> dict:
 
 
 def prepare_container_rootfs(ctx, key: str, image_id: str, *, size: int | None = None, top_layer: str = "") -> str:
-    """`top_layer` (from resolve_for_container) saves looking the image up again."""
+    """`image_id` is an id or any reference resolve() takes; with `top_layer` (from resolve_for_container) it
+    must be the image's id, and the image is not looked up again."""
     if not top_layer:
-        top_layer = resolve(ctx, image_id).top_layer
+        row = resolve(ctx, image_id)
+        image_id, top_layer = row.id, row.top_layer
     if size is None and ctx.storage_opts.get("size"):
         from pallet.store.snapshotter import parse_size
 

@@ -29,7 +29,9 @@ import marshal
 import os
 import sys
 
-PACKAGES = ("runtime", "cgroups", "linux", "oci")
+# The runtime's packages, and those the `pallet` command imports on its hot paths (run, ps, stats: its launcher,
+# pallet.cli.launcher, installs this bundle too); pallet.debug, .registry and .network take the path search.
+PACKAGES = ("runtime", "cgroups", "linux", "oci", "cli", "engine", "metadata", "store")
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the pallet package dir
 PATH = os.path.join(_HERE, "__pycache__", f"runtime-bundle.{sys.implementation.cache_tag}")
 _bootstrap = sys.modules["_frozen_importlib"]

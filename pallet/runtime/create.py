@@ -196,13 +196,12 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
             seccomp_program=program, new_keyring=not opts.no_new_keyring,
         )
         flags = _direct_clone_flags(linux)
+        cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
         mark("fork stage 1" if flags is None else "clone init")
         if flags is None:
             stage1_pid = os.fork()
         else:
-            from pallet.linux.clone import clone
-
-            stage1_pid = init_pid = clone(flags)
+            stage1_pid = init_pid = cgroup.clone_init(flags)
         if stage1_pid == 0:
             try:
                 sock.close()
@@ -230,14 +229,12 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
             from pallet.linux.subreaper import set_child_subreaper
 
             set_child_subreaper(True)
-        # Made, limits and device rules whole, while stage 1 imports and plans (two CPUs, two
-        # workers); stage 1 then joins it itself where it can (v1: see _Cgroup.self_join).
-        cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
+        # Made, limits and device rules whole, while the child imports and plans (two CPUs, two
+        # workers); it then joins itself where it can (v1: see _Cgroup.self_join_files).
         cgroup.prepare()
-        files = cgroup.self_join_files()
+        files = cgroup.self_join_files(two_stages=init_pid is None)
         if early_cgroup:
-            cgroup.place(stage1_pid, skip_self_joined=bool(files))
-            cgroup.placed = True
+            cgroup.place(stage1_pid)
         mark("cgroup made")
         sync.send(sock, sync.Go(cgroup_files=files))
         if init_pid is not None:  # born by clone: no stage 1, no Stage2Pid
@@ -297,42 +294,71 @@ class _Cgroup:
         self.id = container_id
         self.resources = resources
         self.mgr = None
+        self.made = False
         self.joined: list[str] = []
+        self.born = False  # the init was cloned into mgr.clone_dir()
         self.placed = False
+
+    def open(self):
+        if self.mgr is None:
+            from pallet.cgroups import open_manager
+
+            self.mgr = open_manager(self.path, self.id)
+        return self.mgr
 
     def prepare(self) -> None:
         """Create the cgroup and write its limits while it is still empty: the device rules
         must be whole before stage 2 joins (it mknods), as runc orders it."""
-        if self.mgr is not None:
+        if self.made:
             return
-        from pallet.cgroups import open_manager
-
-        mgr = open_manager(self.path, self.id)
+        mgr = self.open()
         mgr.create()
-        self.mgr = mgr
+        self.made = True
         # Always, even without linux.resources: the device rules (deny all, then runc's
         # default devices) are applied whatever the spec says, as runc does.
         for warning in mgr.apply(self.resources or {}) or ():
             os.write(2, f"pallet-runtime: warning: {warning}\n".encode())
 
-    def self_join_files(self) -> list[str]:
-        """What stage 1 writes "0" to, to join the cgroup itself before it forks the init.
+    def self_join_files(self, two_stages: bool) -> list[str]:
+        """What the init (or stage 1, before it forks the init) writes "0" to, to join itself.
 
         A v1 `tasks` write by the task itself skips the kernel's global threadgroup lock,
-        whose RCU grace period costs a pid written to cgroup.procs ~10 ms here; the init,
-        forked after, is born inside. Not with pids.limit 1: stage 1 and the init would be
-        two tasks in it for a moment, and the fork would fail."""
+        whose RCU grace period costs a pid written to cgroup.procs ~10 ms here. Not for two
+        stages with pids.limit 1: stage 1 and the init would be two tasks in it for a moment,
+        and the fork would fail."""
         pids = (self.resources or {}).get("pids") or {}
-        if pids.get("limit") == 1:
+        if two_stages and pids.get("limit") == 1:
             return []
         self.joined = self.mgr.self_join_files()
         return self.joined
 
-    def place(self, pid: int, *, skip_self_joined: bool = False) -> None:
-        """Move `pid` into what it did not join itself: on a hybrid host the cgroup2 mount,
-        while stage 2 mounts (its grace period overlaps them); on v2, everything."""
+    def place(self, pid: int) -> None:
+        """Move `pid` into what it did not join itself and was not born in: with two stages on
+        a hybrid host the cgroup2 mount (its grace period overlaps stage 2's mounts); on v2,
+        everything."""
         self.prepare()
-        self.mgr.add_pid(pid, skip_self_joined=skip_self_joined)
+        self.mgr.add_pid(pid, skip_self_joined=bool(self.joined), skip_clone_dir=self.born)
+        self.placed = True
+
+    def clone_init(self, flags: int) -> int:
+        """clone() the init with `flags`, into the cgroup's cgroup2 dir when there is one (made
+        now, limits come before Go): born there, it needs no migration and no grace period."""
+        from pallet.linux.clone import clone, clone_into_cgroup
+
+        into = self.open().clone_dir()
+        if into is None:
+            return clone(flags)
+        fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            pid = clone_into_cgroup(flags, fd)
+        except OSError as exc:
+            if exc.errno not in (22, 38, 7):  # EINVAL, ENOSYS, E2BIG: a kernel before 5.7
+                raise
+            return clone(flags)
+        finally:
+            os.close(fd)  # the child's copy too: it execs or exits, and O_CLOEXEC anyway
+        self.born = True
+        return pid
 
 
 def _direct_clone_flags(linux) -> int | None:
@@ -359,7 +385,7 @@ def _direct_clone_flags(linux) -> int | None:
 def _placed(sock, spec: Spec, opts: CreateOptions, bundle: str, cgroup: _Cgroup, init_pid: int) -> None:
     """Put the init in what it does not join itself (while it mounts), then send Setup."""
     if not cgroup.placed:
-        cgroup.place(init_pid, skip_self_joined=bool(cgroup.joined))
+        cgroup.place(init_pid)
     mark("cgroup placed")
     _send(sock, sync.Setup(state=_hook_state(opts, bundle, spec, init_pid)))
 
