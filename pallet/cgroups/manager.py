@@ -3,6 +3,7 @@
 Lifecycle of a container's cgroup::
 
     mgr = open_manager(spec cgroupsPath, id)   # nothing on disk yet
+    [mgr.clone_dir()]                          # the cgroup2 dir first, to clone the init into
     mgr.create()                               # mkdir in every hierarchy
     mgr.apply(linux.resources)                 # plan, then write; warnings back
     mgr.add_pid(init pid)                      # before the init execs (or, on v1, the

@@ -18,41 +18,15 @@ from _ctypes import Array, Structure, addressof, byref, get_errno, set_errno, si
 _SimpleCData = _ctypes._SimpleCData
 
 
-class c_int(_SimpleCData):
-    _type_ = "i"
+def _simple(name: str, code: str) -> type:
+    """A fundamental C type, as ctypes defines it: a direct subclass with its format code."""
+    return type(name, (_SimpleCData,), {"_type_": code, "__module__": __name__})
 
 
-class c_uint(_SimpleCData):
-    _type_ = "I"
-
-
-class c_long(_SimpleCData):
-    _type_ = "l"
-
-
-class c_ulong(_SimpleCData):
-    _type_ = "L"
-
-
-class c_ushort(_SimpleCData):
-    _type_ = "H"
-
-
-class c_ubyte(_SimpleCData):
-    _type_ = "B"
-
-
-class c_char(_SimpleCData):
-    _type_ = "c"
-
-
-class c_char_p(_SimpleCData):
-    _type_ = "z"
-
-
-class c_void_p(_SimpleCData):
-    _type_ = "P"
-
+c_int, c_uint = _simple("c_int", "i"), _simple("c_uint", "I")
+c_long, c_ulong = _simple("c_long", "l"), _simple("c_ulong", "L")
+c_ushort, c_ubyte = _simple("c_ushort", "H"), _simple("c_ubyte", "B")
+c_char, c_char_p, c_void_p = _simple("c_char", "c"), _simple("c_char_p", "z"), _simple("c_void_p", "P")
 
 # LP64 (x86_64, aarch64), as ctypes aliases them there.
 c_int32, c_uint32 = c_int, c_uint

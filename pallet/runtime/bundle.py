@@ -55,7 +55,10 @@ def build(path: str = PATH) -> int:
             modname = ".".join(parts if is_pkg else parts + [name[:-3]])
             st = os.stat(src)
             with open(src, "rb") as f:
-                code = compile(f.read(), src, "exec", dont_inherit=True)
+                try:
+                    code = compile(f.read(), src, "exec", dont_inherit=True)
+                except SyntaxError:
+                    continue  # being edited: its import will say what is wrong
             blob = marshal.dumps(code)
             index[modname] = (src, st.st_mtime_ns, st.st_size, is_pkg, offset, len(blob))
             blobs.append(blob)

@@ -28,6 +28,12 @@ message ("exec /bin/nope: no such file or directory"), never "EOF".
       | <--- Ready ---------------------------------------------------------- | close socket; block opening exec.fifo
       |                                                                       |   (`start` opens it) -> execve
       any step: <--- ChildError(message) --- and the child exits 1
+
+Without a namespace to join by path, a user or a time namespace (the usual
+case), stage 1 and 2 are one process: the parent clone()s the init into its
+new namespaces, and into the cgroup2 dir of its cgroup (clone3
+CLONE_INTO_CGROUP) where there is one. Go and the v1 join go as above,
+Stage2Pid is not sent, and Setup follows Go at once (pallet.runtime.create).
 """
 
 from __future__ import annotations
