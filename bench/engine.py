@@ -118,9 +118,14 @@ def main() -> int:
         n = max(5, args.runs // 2)
         res = {}
         for verb in (["ps"], ["ps", "-a", "--no-trunc"], ["stats", "--no-stream"]):
-            res[("pallet", *verb)] = report("pallet " + " ".join(verb), timed([*P, *verb], penv, n))
+            pt, dt = [], []
+            for _ in range(n):  # interleaved, as run --rm: both engines see the same load
+                pt += timed([*P, *verb], penv, 1)
+                if podman:
+                    dt += timed([*D, *verb], denv, 1)
+            res[("pallet", *verb)] = report("pallet " + " ".join(verb), pt)
             if podman:
-                res[("podman", *verb)] = report("podman " + " ".join(verb), timed([*D, *verb], denv, n))
+                res[("podman", *verb)] = report("podman " + " ".join(verb), dt)
                 a, b = res[("pallet", *verb)], res[("podman", *verb)]
                 print(f"  pallet/podman (target <= 0.5): min {a[0] / b[0]:.2f}   median {a[1] / b[1]:.2f}   "
                       f"mean {a[2] / b[2]:.2f}")

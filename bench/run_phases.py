@@ -28,6 +28,8 @@ CHILD = r'''
 import sys, time
 marks = [("start", time.perf_counter())]
 sys.path[:0] = [REPO]
+from pallet.runtime import bundle  # as the installed `pallet` (pallet.cli.launcher) does
+bundle.install()
 def mark(label):
     marks.append((label, time.perf_counter()))
 import pallet.cli.main, pallet.cli.run, pallet.engine.containers, pallet.engine.lifecycle, pallet.engine.rootfs

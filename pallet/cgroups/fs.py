@@ -64,8 +64,17 @@ def exists(dir: str, name: str) -> bool:
 
 
 def read(dir: str, name: str) -> str:
-    with open(os.path.join(dir, name)) as f:
-        return f.read()
+    # os.read, not open(): no buffered text stream built for a few bytes of a control file.
+    fd = os.open(os.path.join(dir, name), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks).decode()
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def read_optional(dir: str, name: str) -> str | None:

@@ -228,6 +228,11 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
             os.dup2(devnull, 0)
             os.dup2(err, 1)
             os.dup2(err, 2)
+            # `run -d` returns before the monitor's Python is up: a SIGUSR1 (stack dump) sent meanwhile must
+            # wait for its handler instead of killing the monitor. The mask survives exec; serve() unblocks.
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
             os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path])
         except BaseException as exc:  # report, never EOF
             try:
@@ -419,7 +424,11 @@ def cleanup(env: ContainerEnv, cid: str, *, foreground: bool = False) -> None:
     try:
         with locked(env, cid):
             row = table.get(env.db, cid)
-            if row is None:
+            if row is None:  # removed meanwhile (rm -f): don't leave the lock file locked() just made
+                try:
+                    os.unlink(env.lock_file(cid))
+                except FileNotFoundError:
+                    pass
                 return
             containers.sync_one(env, cid, row)
             st = containers.load(env, cid)

@@ -59,7 +59,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM containers"
 
 
 def _row(values) -> ContainerRow:
-    return ContainerRow(**dict(zip(COLUMNS, values)))
+    return ContainerRow._make(values)  # the SELECT lists COLUMNS in order
 
 
 def insert(conn: sqlite3.Connection, row: ContainerRow) -> None:

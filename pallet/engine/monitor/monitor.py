@@ -560,6 +560,7 @@ def serve(cfg: dict) -> int:
         import faulthandler
 
         faulthandler.register(_signal.SIGUSR1, file=open(cfg["stacks_file"], "w"), all_threads=True)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGUSR1})  # blocked by the CLI until the handler exists
     mon = Monitor(cfg)
     try:
         mon.run()
