@@ -44,7 +44,7 @@ def call_reporting_errors(fn, *args, exit_code: int = 1) -> int:
         return fn(*args)
     except PalletError as exc:
         sys.stderr.write(f"Error: {exc}\n")
-        return exit_code
+        return getattr(exc, "exit_code", exit_code)  # a bad flag says 125 itself (cli.flags.FlagError)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

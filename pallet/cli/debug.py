@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 
+from pallet.cli.argparser import ArgumentParser
 from pallet.cli.common import GlobalOptions
 
 
@@ -40,7 +41,7 @@ def _duration(text: str) -> float:
 
 
 def _parser(enter_remainder: bool = True) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pallet debug", description="Read-only diagnostics of the node's containers.")
+    p = ArgumentParser(prog="pallet debug", description="Read-only diagnostics of the node's containers.")
     p.add_argument("--state-root", default="/", help="prefix of the runtimes' state dirs (default /)")
     p.add_argument("--proc", default="/proc", help="the /proc tree to read")
     env = os.environ.get

@@ -26,7 +26,9 @@ REMAINDER = "..."  # argparse.REMAINDER's value, so either spelling works
 
 
 class FlagError(InvalidArgument):
-    """A bad flag or argument: one line; the verbs turn it into exit code 125, as Docker."""
+    """A bad flag or argument: one line and exit code 125, as Docker."""
+
+    exit_code = 125
 
 
 class Namespace:

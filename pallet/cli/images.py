@@ -8,24 +8,19 @@ Each parses its own flags, calls one function of pallet.engine.images and render
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
+from pallet.cli.argparser import ArgumentParser
 from pallet.cli.common import GlobalOptions
 from pallet.cli.ctrcommon import inspect_each, render
 from pallet.engine.units import human_size, since
 from pallet.errors import InvalidArgument, PalletError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        raise InvalidArgument(f"{self.prog}: {message}")
-
-
-def _parser(prog: str, usage: str) -> _Parser:
-    return _Parser(prog=f"pallet {prog}", usage=usage, allow_abbrev=False)
+def _parser(prog: str, usage: str) -> ArgumentParser:
+    return ArgumentParser(prog=f"pallet {prog}", usage=usage, allow_abbrev=False)
 
 
 def _ctx(opts: GlobalOptions):

@@ -107,3 +107,16 @@ def test_ps_and_stats_start_without_json_re_argparse():
     out = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path[:0] = " + repr(sys.path) + "\n" + code],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--bogus", "img"], ["ps", "--bogus"], ["images", "--bogus"], ["image", "ls", "--bogus"],
+    ["volume", "ls", "--bogus"], ["system", "df", "--bogus"], ["debug", "caps", "1", "--bogus"],
+])
+def test_every_verb_family_refuses_an_unknown_flag_in_one_line_with_125(argv, tmp_path):
+    # Docker's contract for a bad flag, whichever parser the verb uses (cli.flags or cli.argparser)
+    r = subprocess.run([sys.executable, "-m", "pallet.cli.main", f"--root={tmp_path}/r", f"--runroot={tmp_path}/rr",
+                        *argv], capture_output=True, text=True)
+    assert r.returncode == 125, r
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("Error: pallet ") and line.endswith(": unknown flag: --bogus"), line
