@@ -187,7 +187,7 @@ class Parser:
             elif nargs == "+":
                 take = max(left - need_after, 0)
                 if take < 1:
-                    raise FlagError(f"{self.prog}: requires at least one {dest.upper()}")
+                    raise FlagError(f"{self.prog}: requires at least 1 argument ({dest.upper()})")
                 values[dest] = args[k:k + take]
                 k += take
             else:  # "*" and REMAINDER

@@ -51,6 +51,10 @@ def _short_msg(msg: str) -> str:
     for marker in ("unable to start container process: ",):
         if marker in msg:
             return msg.split(marker, 1)[1]
+    # pallet-runtime: "container <64-hex id>: exec /nope: ..."; the engine's message names the container already
+    head, sep, rest = msg.partition(": ")
+    if sep and head.startswith("container ") and len(head) == 74 and all(c in "0123456789abcdef" for c in head[10:]):
+        return rest
     return msg
 
 
