@@ -1,13 +1,14 @@
 """Where the time of `pallet run --rm IMG /bin/true` goes: wall-clock phases, min and median over N runs.
 
-    .venv/bin/python bench/run_phases.py [--runs 10]
+    .venv/bin/python bench/run_phases.py [--runs 10] [--trace]
 
 Each run is a fresh `python -I -S` (as the installed `pallet` script) that times its imports, then wraps
 the engine's phase functions (create, image lookup, spec check, snapshot, rootfs and bundle, the runtime's
 create/start/delete, the monitor loop, cleanup and removal) with perf_counter marks; the last line is the
 interpreter's exit (connections closed, WAL checkpointed). A private --root/--runroot under a temp dir
 with a busybox image; everything is removed at the end. Use it with `python -X importtime` and
-`strace -f -tt` when a phase grows.
+`strace -f -tt` when a phase grows. --trace also prints the last run's pallet.runtime.trace marks (the
+runtime's create from the parent and the container init side by side, ms since the runtime's import).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ marks = [("start", time.perf_counter())]
 sys.path[:0] = [REPO]
 from pallet.runtime import bundle  # as the installed `pallet` (pallet.cli.launcher) does
 bundle.install()
+if TRACE:
+    import pallet.runtime.trace
+    pallet.runtime.trace.enabled = True
 def mark(label):
     marks.append((label, time.perf_counter()))
 import pallet.cli.main, pallet.cli.run, pallet.engine.containers, pallet.engine.lifecycle, pallet.engine.rootfs
@@ -70,12 +74,13 @@ sys.exit(code)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--trace", action="store_true", help="also print the runtime's --debug marks of the last run")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="pallet-phases-")
     python = os.path.join(os.path.dirname(sys.executable), "python")
     argv = ["--root", f"{work}/root", "--runroot", f"{work}/run"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    child = CHILD.replace("REPO]", repr(REPO) + "]")
+    child = CHILD.replace("REPO]", repr(REPO) + "]").replace("if TRACE:", f"if {args.trace}:")
     try:
         rootfs = busybox_rootfs.build(os.path.join(work, "rootfs"))
         tar = subprocess.run(["tar", "--numeric-owner", "-C", rootfs, "-c", "."], capture_output=True, check=True).stdout
@@ -93,6 +98,8 @@ def main() -> int:
             for n, tok in enumerate(line.split()[1:]):
                 label, ms = tok.split("=")
                 phases.setdefault(f"{n:02d} {label}", []).append(float(ms))
+        if args.trace:
+            print("\n".join(x for x in r.stderr.splitlines() if "debug:" in x))
         print(f"run --rm bb:1 /bin/true, {args.runs} runs: ms since the previous mark")
         total_min = 0.0
         for key, ms in phases.items():

@@ -22,12 +22,20 @@ class CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_last_cap: int | None = None
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return max(CAPS.values())
+    """The kernel's highest capability: a host constant, read once per process (a forked child
+    inherits it: pallet's container init reads no /proc file for it)."""
+    global _last_cap
+    if _last_cap is None:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap = int(f.read())
+        except OSError:
+            return max(CAPS.values())
+    return _last_cap
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:

@@ -161,10 +161,6 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
     linux = spec.linux
     minimum = 3 + opts.preserve_fds
     program = None
-    if linux.seccomp:
-        from pallet.runtime.seccomp import compile_filter
-
-        program = compile_filter(linux.seccomp, cache_dir=opts.seccomp_cache)  # before fork: the child only installs it
     if spec.hooks is not None:
         import pallet.runtime.hooks  # noqa: F401  (the parent runs prestart/createRuntime)
     fds: list[int] = []
@@ -196,6 +192,15 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
             seccomp_program=program, new_keyring=not opts.no_new_keyring,
         )
         flags = _direct_clone_flags(linux)
+        from pallet.runtime.process import init
+
+        try:
+            cfg = init.init_config(child, direct=flags is not None)
+        except OSError as exc:
+            raise par.ContainerError(f"container {opts.id}: {init.describe(exc)}") from None
+        if cfg.stub_fd is not None:
+            fds.append(cfg.stub_fd)
+        mark("init config")
         cgroup = _Cgroup(linux.cgroups_path, opts.id, linux.resources)
         mark("fork stage 1" if flags is None else "clone init")
         if flags is None:
@@ -211,52 +216,52 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
                             os.dup2(fd, target)
             except BaseException:
                 os._exit(1)
-            # The child imports the init's modules, plans the mounts and makes the exec stub
-            # itself: that work overlaps the parent's cgroup setup below.
-            from pallet.runtime.process import init
-
+            # Planned and imported above: the child only applies the plan (it mounts while the
+            # parent makes the cgroup below).
             if flags is None:
-                init.start_child(child)
+                init.start_child(cfg)
             else:
-                init.start_init(child)
+                init.start_init(cfg)
             os._exit(1)  # not reached
+        mark("cloned")
         child_sock.close()
         child_sock = None
-        # Stage 1 first imports the init's modules and plans the mounts, then waits for Go:
-        # meanwhile we become a subreaper (before stage 1 exits, so its orphan comes to us).
+        # Stage 1 waits for Go: meanwhile we become a subreaper (before stage 1 exits, so its orphan comes to us).
         # An init born by clone is our own child already.
         if opts.subreaper and init_pid is None:
             from pallet.linux.subreaper import set_child_subreaper
 
             set_child_subreaper(True)
-        # Made, limits and device rules whole, while the child imports and plans (two CPUs, two
-        # workers); it then joins itself where it can (v1: see _Cgroup.self_join_files).
+        # Made, limits and device rules whole, while the child mounts (two CPUs, two workers; see
+        # rootfs.expand_cgroup_mounts); it then joins itself where it can (v1: _Cgroup.self_join_files).
         cgroup.prepare()
         files = cgroup.self_join_files(two_stages=init_pid is None)
         if early_cgroup:
             cgroup.place(stage1_pid)
         mark("cgroup made")
-        sync.send(sock, sync.Go(cgroup_files=files))
+        _send(sock, sync.Go(cgroup_files=files))  # the init may have failed already (early mounts)
+        if linux.seccomp:
+            # Compiled (or read from the cache) while the init mounts the cgroup hierarchies;
+            # Setup brings it over.
+            from pallet.runtime.seccomp import compile_filter
+
+            program = compile_filter(linux.seccomp, cache_dir=opts.seccomp_cache)
+            mark("seccomp")
+        saved = None
         if init_pid is not None:  # born by clone: no stage 1, no Stage2Pid
-            _placed(sock, spec, opts, bundle, cgroup, init_pid)
-        init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup, init_pid or 0)
+            _placed(sock, spec, opts, bundle, cgroup, init_pid, program)
+            # While the init sets itself up: written once it is Ready.
+            saved = _state(opts, spec, raw, bundle, rootfs_path, init_pid, cgroup.mgr)
+        init_pid = _drive(sock, spec, opts, stage1_pid, bundle, cgroup, init_pid or 0, program)
         mark("init ready")
         mgr = cgroup.mgr
+        if saved is None:
+            saved = _state(opts, spec, raw, bundle, rootfs_path, init_pid, mgr)
+        state, data = saved
         info = st.proc_stat(init_pid)
-        if info is None:
+        if info is None or info[1] != state.pid_start:
             raise par.ContainerError(f"container {opts.id}: init exited during create")
-        import pwd
-
-        try:
-            owner = pwd.getpwuid(os.geteuid()).pw_name
-        except KeyError:
-            owner = str(os.geteuid())
-        state = st.ContainerState(
-            id=opts.id, pid=init_pid, pid_start=info[1], bundle=bundle, rootfs=rootfs_path,
-            created=st.now_rfc3339(), owner=owner, annotations=dict(spec.annotations),
-            config=raw, cgroup=mgr.to_json() if mgr is not None else None,
-        )
-        st.save(opts.root, state)
+        st.save(opts.root, state, data)
         mark("state saved")
         return state
     except BaseException as exc:
@@ -382,16 +387,38 @@ def _direct_clone_flags(linux) -> int | None:
     return flags
 
 
-def _placed(sock, spec: Spec, opts: CreateOptions, bundle: str, cgroup: _Cgroup, init_pid: int) -> None:
+def _state(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path: str, init_pid: int,
+           mgr) -> tuple[st.ContainerState, bytes]:
+    """The state to save once the init is ready, and its encoding (the caller checks the init is
+    still the process it was: a failed init's own error comes through the sync socket first)."""
+    info = st.proc_stat(init_pid)
+    import pwd
+
+    try:
+        owner = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        owner = str(os.geteuid())
+    state = st.ContainerState(
+        id=opts.id, pid=init_pid, pid_start=info[1] if info else 0, bundle=bundle, rootfs=rootfs_path,
+        created=st.now_rfc3339(), owner=owner, annotations=dict(spec.annotations),
+        config=raw, cgroup=mgr.to_json() if mgr is not None else None,
+    )
+    return state, st.encode(state)
+
+
+def _placed(sock, spec: Spec, opts: CreateOptions, bundle: str, cgroup: _Cgroup, init_pid: int, program) -> None:
     """Put the init in what it does not join itself (while it mounts), then send Setup."""
     if not cgroup.placed:
         cgroup.place(init_pid)
     mark("cgroup placed")
-    _send(sock, sync.Setup(state=_hook_state(opts, bundle, spec, init_pid)))
+    setup = sync.Setup(state=_hook_state(opts, bundle, spec, init_pid))
+    if program is not None:
+        setup = setup.replace(seccomp=program.bpf.hex(), seccomp_flags=program.flags)
+    _send(sock, setup)
 
 
 def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, cgroup: _Cgroup,
-           init_pid: int = 0) -> int:
+           init_pid: int = 0, program=None) -> int:
     """Answer the init's requests until it is Ready; return its pid."""
     while True:
         msg = sync.recv(sock)
@@ -415,7 +442,7 @@ def _drive(sock, spec: Spec, opts: CreateOptions, stage1_pid: int, bundle: str, 
             init_pid = msg.pid
             mark("stage 2 pid received")
             os.waitpid(stage1_pid, 0)
-            _placed(sock, spec, opts, bundle, cgroup, init_pid)
+            _placed(sock, spec, opts, bundle, cgroup, init_pid, program)
         elif isinstance(msg, sync.RunHooks):
             from pallet.runtime.hooks import run_hooks
 

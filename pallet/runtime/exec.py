@@ -163,8 +163,13 @@ def _exec_process(opts: ExecOptions) -> int:
     stub_fd = par.high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
     sock, child_sock = par.socketpair(minimum)
     middle = final = None
+    mgr = None
+    if cs.cgroup:
+        from pallet.cgroups import manager_from_json
+
+        mgr = manager_from_json(cs.cgroup)
     try:
-        middle = os.fork()
+        middle, born = _fork_into(mgr)
         if middle == 0:
             sock.close()
             if opts.stdio is not None:
@@ -175,11 +180,12 @@ def _exec_process(opts: ExecOptions) -> int:
             os._exit(1)
         child_sock.close()
         child_sock = None
-        if cs.cgroup:
-            from pallet.cgroups import manager_from_json
-
-            manager_from_json(cs.cgroup).add_pid(middle)
-        sync.send(sock, sync.Go())
+        # As create's init: the middle joins the v1 hierarchies itself ("0" to `tasks`, no grace
+        # period), it was born in the cgroup2 dir where there is one; we move it only elsewhere.
+        files = mgr.self_join_files() if mgr is not None else []
+        if mgr is not None:
+            mgr.add_pid(middle, skip_self_joined=True, skip_clone_dir=born)
+        sync.send(sock, sync.Go(cgroup_files=files))
         # The middle's ExecPid and the final's Ready share the socket: either may come first.
         ready = False
         while final is None or not ready:
@@ -222,6 +228,24 @@ def _exec_process(opts: ExecOptions) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _fork_into(mgr) -> tuple[int, bool]:
+    """fork(): (pid or 0, born in the cgroup's cgroup2 dir?). Born there by clone3
+    CLONE_INTO_CGROUP where the container has one: no migration, no RCU grace period."""
+    into = mgr.clone_dir() if mgr is not None else None
+    if into is not None:
+        from pallet.linux.clone import clone_into_cgroup
+
+        fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return clone_into_cgroup(0, fd), True
+        except OSError as exc:
+            if exc.errno not in (22, 38, 7):  # EINVAL, ENOSYS, E2BIG: a kernel before 5.7
+                raise
+        finally:
+            os.close(fd)
+    return os.fork(), False
+
+
 def _reap(middle, final) -> None:
     par.kill_quietly(final)
     par.kill_quietly(middle)
@@ -240,7 +264,9 @@ def _middle(sock, init_pid: int, join, proc: Process, program, stub_fd, console_
     try:
         # CVE-2019-5736: the container must never open our /proc/<pid>/exe (the host python).
         prctl.set_dumpable(False)
-        sync.expect(sock, sync.Go)
+        go = sync.expect(sock, sync.Go)
+        for path in go.cgroup_files:
+            init_mod.join_cgroup(path)
         fds = []
         root_fd = os.open(f"/proc/{init_pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         for kind, flag, path in join:

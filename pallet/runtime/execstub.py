@@ -19,7 +19,6 @@ instruction per line; `build()` lays out the ELF header and program header.
 from __future__ import annotations
 
 import os
-import struct
 
 from pallet.linux.misc import AT_EMPTY_PATH, execveat
 
@@ -28,6 +27,11 @@ EXIT_NOT_STUB = 126  # started through /proc/self/exe or without MAGIC
 EXIT_EXEC_FAILED = 127
 _BASE = 0x400000
 _HEADERS = 64 + 56
+
+
+def _le(value: int, size: int) -> bytes:
+    """Little-endian, `size` bytes (struct's "<B/H/I/Q" without importing struct: ~0.4 ms of every create)."""
+    return value.to_bytes(size, "little")
 
 
 def _code() -> bytes:
@@ -57,10 +61,10 @@ def _code() -> bytes:
     emit(b"\x48\x8d\x54\xcc\x10")               # lea  rdx, [rsp+rcx*8+16] ; envp
     emit(b"\xb8\x3b\x00\x00\x00")               # mov  eax, 59 (execve)
     emit(b"\x0f\x05")                           # syscall
-    emit(b"\xbf" + struct.pack("<I", EXIT_EXEC_FAILED))  # mov edi, 127
+    emit(b"\xbf" + _le(EXIT_EXEC_FAILED, 4))   # mov  edi, 127
     jcc(0xEB, "exit")                           # jmp  exit
     labels["refuse"] = len(out)
-    emit(b"\xbf" + struct.pack("<I", EXIT_NOT_STUB))     # mov edi, 126
+    emit(b"\xbf" + _le(EXIT_NOT_STUB, 4))      # mov  edi, 126
     labels["exit"] = len(out)
     emit(b"\xb8\xe7\x00\x00\x00")               # mov  eax, 231 (exit_group)
     emit(b"\x0f\x05")                           # syscall
@@ -72,14 +76,14 @@ def _code() -> bytes:
 def build() -> bytes:
     code = _code()
     size = _HEADERS + len(code)
-    ehdr = struct.pack(
-        "<4sBBBBB7sHHIQQQIHHHHHH",
-        b"\x7fELF", 2, 1, 1, 0, 0, b"\0" * 7,  # ELFCLASS64, little endian, SYSV
-        2, 0x3E, 1,  # ET_EXEC, EM_X86_64, EV_CURRENT
-        _BASE + _HEADERS, 64, 0,  # e_entry, e_phoff, e_shoff
-        0, 64, 56, 1, 0, 0, 0,  # flags, ehsize, phentsize, phnum, shentsize, shnum, shstrndx
-    )
-    phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, _BASE, _BASE, size, size, 0x1000)  # PT_LOAD, R+X
+    ehdr = b"".join((
+        b"\x7fELF", bytes((2, 1, 1, 0, 0)), b"\0" * 7,  # ELFCLASS64, little endian, SYSV
+        _le(2, 2), _le(0x3E, 2), _le(1, 4),  # ET_EXEC, EM_X86_64, EV_CURRENT
+        _le(_BASE + _HEADERS, 8), _le(64, 8), _le(0, 8),  # e_entry, e_phoff, e_shoff
+        _le(0, 4), _le(64, 2), _le(56, 2), _le(1, 2), _le(0, 2), _le(0, 2), _le(0, 2),
+        # flags, ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    ))
+    phdr = b"".join((_le(1, 4), _le(5, 4), *(_le(v, 8) for v in (0, _BASE, _BASE, size, size, 0x1000))))  # PT_LOAD, R+X
     return ehdr + phdr + code
 
 

@@ -112,6 +112,10 @@ class RootfsPlan:
     # False when config.json asks for no mount namespace: the init then shares the host's, so
     # it mounts nothing (it would land on the host) and only chroots into the rootfs.
     mount_ns: bool = True
+    # Mounted by prepare_late(), once the init is in its cgroup and cgroup ns: the cgroup hierarchies
+    # (and what overlaps them); see expand_cgroup_mounts.
+    late_mounts: tuple = ()
+    host_cgroups: tuple | None = None  # _host_cgroup_mounts(), for a cgroup mount expanded late
 
 
 def parse_options(options) -> tuple[int, tuple[int, ...], str | None]:
@@ -200,6 +204,18 @@ def ensure(root_fd: int, path: str, is_dir: bool = True, _depth: int = 0) -> int
     if _depth > 40:
         raise OSError(40, f"{path}: too many levels of symbolic links")
     parts = [p for p in path.split("/") if p and p != "."]
+    if len(parts) > 1:
+        # The usual case, a mount point in an existing directory: its parent is open in one call.
+        try:
+            parent = open_in_root(root_fd, "/".join(parts[:-1]))
+        except FileNotFoundError:
+            parent = None
+        if parent is not None:
+            try:
+                _make_in(root_fd, parent, parts, len(parts) - 1, is_dir, _depth)
+            finally:
+                os.close(parent)
+            return open_in_root(root_fd, path)
     for i, part in enumerate(parts):
         prefix = "/".join(parts[: i + 1])
         last = i == len(parts) - 1
@@ -208,23 +224,30 @@ def ensure(root_fd: int, path: str, is_dir: bool = True, _depth: int = 0) -> int
         except FileNotFoundError:
             parent = open_in_root(root_fd, "/".join(parts[:i]) or ".")
             try:
-                if last and not is_dir:
-                    os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
-                else:
-                    os.mkdir(part, 0o755, dir_fd=parent)
-                link = None
-            except FileExistsError:  # a dangling symlink
-                link = os.readlink(part, dir_fd=parent)
+                _make_in(root_fd, parent, parts, i, is_dir or not last, _depth)
             finally:
                 os.close(parent)
-            if link is not None:
-                target = link if link.startswith("/") else "/".join(parts[:i] + [link])
-                os.close(ensure(root_fd, target, is_dir or not last, _depth + 1))
             fd = open_in_root(root_fd, prefix)
         if last:
             return fd
         os.close(fd)
     return open_in_root(root_fd, ".")
+
+
+def _make_in(root_fd: int, parent: int, parts: list[str], i: int, is_dir: bool, depth: int) -> None:
+    """Create parts[i] in `parent` (a directory, or an empty file when not `is_dir`); through a
+    dangling symlink, create its target inside the root instead."""
+    part = parts[i]
+    try:
+        if not is_dir:
+            os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+        else:
+            os.mkdir(part, 0o755, dir_fd=parent)
+        return
+    except FileExistsError:  # a dangling symlink
+        link = os.readlink(part, dir_fd=parent)
+    target = link if link.startswith("/") else "/".join(parts[:i] + [link])
+    os.close(ensure(root_fd, target, is_dir, depth + 1))
 
 
 def _locked_flags(path: str) -> int:
@@ -235,9 +258,9 @@ def _locked_flags(path: str) -> int:
     return sum(flag for st, flag in _STATVFS_LOCKED.items() if f & st)
 
 
-def _mount_step(root_fd: int, step: MountStep) -> None:
+def _mount_step(root_fd: int, step: MountStep, host_cgroups: tuple | None = None) -> None:
     if step.cgroup:
-        for sub in _cgroup_steps(step):
+        for sub in _cgroup_steps(step, host=host_cgroups):
             if isinstance(sub, _CgroupLinks):
                 _cgroup_links(root_fd, sub)
             else:
@@ -312,10 +335,54 @@ def _host_cgroup_mounts() -> tuple[list[tuple[str, set[str]]], str | None]:
     return [(mp, set(c)) for mp, c in v1.items()], ("/sys/fs/cgroup" if mode == "v2" else unified)
 
 
-def _cgroup_steps(step: MountStep) -> list[MountStep]:
-    """Expand a `cgroup` mount for this host: cgroup2 alone, or a tmpfs of v1 hierarchies (+ unified)."""
-    cgroupns = os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup") if os.path.exists("/proc/1/ns/cgroup") else True
-    v1_mounts, v2_mount = _host_cgroup_mounts()
+def expand_cgroup_mounts(p: RootfsPlan, *, cgroupns: bool) -> RootfsPlan:
+    """`p` with its `cgroup` mounts moved to `late_mounts`: the init makes every other mount, its
+    device nodes and links before it is in its cgroup (while the parent makes it), and only the
+    cgroup mounts after. A mount after a cgroup one goes late too if the two paths overlap (one
+    contains the other), so their order holds; if a device node or link overlaps, nothing moves.
+
+    `cgroupns`: the init gets a cgroup ns of its own (new, rooted at the container's cgroup); which
+    hierarchies, and so which mounts, then does not depend on where the init is, only that it is at
+    the root of its ns, and they are expanded for this host now (by the parent, before fork).
+    Otherwise they bind the init's own cgroup dirs and are expanded once it joined them."""
+    if not p.mount_ns or not any(isinstance(s, MountStep) and s.cgroup for s in p.mounts):
+        return p
+    host = _host_cgroup_mounts()
+    early: list = []
+    late: list = []
+    for step in p.mounts:
+        if isinstance(step, MountStep) and step.cgroup:
+            late.extend(_cgroup_steps(step, cgroupns=True, host=host) if cgroupns else (step,))
+        elif late and _overlaps(step.destination, late):
+            late.append(step)
+        else:
+            early.append(step)
+    others = [d.path for d in p.devices] + [path for _, path in p.symlinks] + ["/dev/core"]
+    if any(_overlaps(path, late) for path in others):
+        return p
+    return p.replace(mounts=tuple(early), late_mounts=tuple(late), host_cgroups=host)
+
+
+def mounts_before_join(p: RootfsPlan) -> bool:
+    """Whether prepare(p) may run before the init is in its cgroup: no cgroup mount left in it."""
+    return not any(isinstance(s, MountStep) and s.cgroup for s in p.mounts)
+
+
+def _overlaps(path: str, steps: list) -> bool:
+    a = path.rstrip("/") + "/"
+    for step in steps:
+        b = (step.dest if isinstance(step, _CgroupLinks) else step.destination).rstrip("/") + "/"
+        if a.startswith(b) or b.startswith(a):
+            return True
+    return False
+
+
+def _cgroup_steps(step: MountStep, cgroupns: bool | None = None, host: tuple | None = None) -> list:
+    """Expand a `cgroup` mount for this host: cgroup2 alone, or a tmpfs of v1 hierarchies (+ unified).
+    `host`: _host_cgroup_mounts(), found already."""
+    if cgroupns is None:
+        cgroupns = os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup") if os.path.exists("/proc/1/ns/cgroup") else True
+    v1_mounts, v2_mount = host if host is not None else _host_cgroup_mounts()
     dest = step.destination.rstrip("/")
     flags = step.flags & ~m.MS_RDONLY
     ro = step.flags & m.MS_RDONLY
@@ -378,46 +445,57 @@ def _cgroup_links(root_fd: int, step: _CgroupLinks) -> None:
         os.close(fd)
 
 
-def _parent_fd(root_fd: int, path: str) -> tuple[int, str]:
-    parent, name = os.path.split(path.rstrip("/"))
-    return ensure(root_fd, parent or "/"), name
+class _Parents:
+    """O_PATH fds of the directories device nodes and links go in (/dev for all of them, usually):
+    each resolved and made once. Nothing is mounted meanwhile, so they stay the right ones."""
+
+    def __init__(self, root_fd: int):
+        self.root_fd = root_fd
+        self.fds: dict[str, int] = {}
+
+    def split(self, path: str) -> tuple[int, str]:
+        parent, name = os.path.split(path.rstrip("/"))
+        parent = parent or "/"
+        fd = self.fds.get(parent)
+        if fd is None:
+            fd = self.fds[parent] = ensure(self.root_fd, parent)
+        return fd, name
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
 
 
-def _make_device(root_fd: int, dev: DeviceNode, bind: bool) -> None:
-    parent, name = _parent_fd(root_fd, dev.path)
+def _make_device(root_fd: int, dev: DeviceNode, bind: bool, parents: _Parents) -> None:
+    parent, name = parents.split(dev.path)
     try:
+        os.unlink(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        raise OSError(21, f"device {dev.path}: a directory is in the way") from None
+    if bind:
+        os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
+        fd = open_in_root(root_fd, dev.path)
         try:
-            os.unlink(name, dir_fd=parent)
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError:
-            raise OSError(21, f"device {dev.path}: a directory is in the way") from None
-        if bind:
-            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=parent))
-            fd = open_in_root(root_fd, dev.path)
-            try:
-                m.mount(dev.path, _fd_path(fd), None, m.MS_BIND)
-            finally:
-                os.close(fd)
-            return
-        try:
-            os.mknod(name, DEVICE_TYPES[dev.type] | dev.mode, os.makedev(dev.major, dev.minor), dir_fd=parent)
-        except OSError as exc:
-            raise OSError(exc.errno, f"mknod {dev.path}: {strerror(exc.errno)}") from None
-        os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
-    finally:
-        os.close(parent)
-
-
-def _symlink(root_fd: int, target: str, path: str) -> None:
-    parent, name = _parent_fd(root_fd, path)
+            m.mount(dev.path, _fd_path(fd), None, m.MS_BIND)
+        finally:
+            os.close(fd)
+        return
     try:
-        try:
-            os.symlink(target, name, dir_fd=parent)
-        except FileExistsError:
-            pass
-    finally:
-        os.close(parent)
+        os.mknod(name, DEVICE_TYPES[dev.type] | dev.mode, os.makedev(dev.major, dev.minor), dir_fd=parent)
+    except OSError as exc:
+        raise OSError(exc.errno, f"mknod {dev.path}: {strerror(exc.errno)}") from None
+    os.chown(name, dev.uid, dev.gid, dir_fd=parent, follow_symlinks=False)
+
+
+def _symlink(target: str, path: str, parents: _Parents) -> None:
+    parent, name = parents.split(path)
+    try:
+        os.symlink(target, name, dir_fd=parent)
+    except FileExistsError:
+        pass
 
 
 def prepare(p: RootfsPlan) -> int:
@@ -433,18 +511,35 @@ def prepare(p: RootfsPlan) -> int:
     m.mount(p.rootfs, p.rootfs, None, m.MS_BIND | m.MS_REC)
     root_fd = os.open(p.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     old_umask = os.umask(0)
+    parents = _Parents(root_fd)
     try:
         for step in p.mounts:
             _mount_step(root_fd, step)
         for dev in p.devices:
-            _make_device(root_fd, dev, p.bind_devices)
+            _make_device(root_fd, dev, p.bind_devices, parents)
         for target, path in p.symlinks:
-            _symlink(root_fd, target, path)
-        if os.path.exists("/proc/kcore") and p.symlinks:
-            _symlink(root_fd, "/proc/kcore", "/dev/core")
+            _symlink(target, path, parents)
+        if p.symlinks and os.path.exists("/proc/kcore"):
+            _symlink("/proc/kcore", "/dev/core", parents)
     finally:
+        parents.close()
         os.umask(old_umask)
     return root_fd
+
+
+def prepare_late(p: RootfsPlan, root_fd: int) -> None:
+    """The mounts expand_cgroup_mounts left for after the cgroup join, under the rootfs."""
+    if not p.late_mounts:
+        return
+    old_umask = os.umask(0)
+    try:
+        for step in p.late_mounts:
+            if isinstance(step, _CgroupLinks):
+                _cgroup_links(root_fd, step)
+            else:
+                _mount_step(root_fd, step, p.host_cgroups)
+    finally:
+        os.umask(old_umask)
 
 
 def _make_parent_private(rootfs: str) -> None:

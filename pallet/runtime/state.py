@@ -18,6 +18,7 @@ import os
 import time
 
 from pallet.errors import InvalidArgument, NotFound, WrongState
+from pallet.linux.rmtree import remove_tree  # noqa: F401 (create and delete call st.remove_tree)
 from pallet.oci.runtime_spec import dumps, loads
 from pallet.values import frozen
 
@@ -92,10 +93,16 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, *, durable: bool = T
         os.close(dfd)
 
 
-def save(root: str, st: ContainerState) -> None:
+def encode(st: ContainerState) -> bytes:
+    return dumps(st.to_json()).encode()
+
+
+def save(root: str, st: ContainerState, data: bytes | None = None) -> None:
+    """`data`: encode(st), made beforehand (create makes it while the init sets itself up)."""
     # Not durable: a crash of the host takes the container with it, and the ms of two fsyncs
     # on a disk-backed --root would be on every create (runc does not fsync its state either).
-    write_atomic(os.path.join(container_dir(root, st.id), STATE_FILE), dumps(st.to_json()).encode(), durable=False)
+    write_atomic(os.path.join(container_dir(root, st.id), STATE_FILE), encode(st) if data is None else data,
+                 durable=False)
 
 
 def load(root: str, container_id: str) -> ContainerState:
@@ -177,26 +184,3 @@ def require(st: ContainerState, current: str, allowed: tuple[str, ...], verb: st
     """Raise the wrong-state error ARCHITECTURE.md asks for: "container abc is stopped: cannot exec"."""
     if current not in allowed:
         raise WrongState(f"container {st.id} is {current}: cannot {verb}")
-
-
-def remove_tree(path: str) -> None:
-    """rm -rf without shutil (it imports fnmatch and re: slow on the hot path); never follows symlinks."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        os.unlink(path)
-        return
-    for e in entries:
-        if e.is_dir(follow_symlinks=False):
-            remove_tree(e.path)
-        else:
-            try:
-                os.unlink(e.path)
-            except FileNotFoundError:
-                pass
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass

@@ -245,6 +245,27 @@ def test_mount_destination_symlink_stays_inside(rt, bundle, tmp_path):
     assert not Path("/tmp/marker-dir").exists()
 
 
+@pytest.mark.parametrize("cgroupns", [True, False])
+def test_mount_over_a_cgroup_hierarchy_stays_on_top(rt, bundle, cgroupns):
+    """The init mounts most things before it joins its cgroup and the cgroup hierarchies after:
+    a mount listed after /sys/fs/cgroup and overlapping it still lands on top of it."""
+    if not os.path.ismount("/sys/fs/cgroup/pids"):
+        pytest.skip("no v1 pids hierarchy on this host")
+
+    def mutate(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+        if cgroupns:
+            c["linux"]["namespaces"].append({"type": "cgroup"})
+        c["mounts"].append({"destination": "/sys/fs/cgroup/pids", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]})
+        c["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]})
+    r = run_probe(rt, bundle, "awk '$5 ~ \"^/sys/fs/cgroup/(pids|memory)$|^/data$\" {print $5, $(NF-2)}' /proc/self/mountinfo", mutate)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()  # mountinfo lists mounts in the order they were made
+    assert {"/sys/fs/cgroup/memory cgroup", "/sys/fs/cgroup/pids cgroup", "/sys/fs/cgroup/pids tmpfs",
+            "/data tmpfs"} <= set(lines), r.stdout
+    assert lines.index("/sys/fs/cgroup/pids tmpfs") > lines.index("/sys/fs/cgroup/pids cgroup")  # on top
+
+
 def test_bind_mount_options(rt, bundle, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

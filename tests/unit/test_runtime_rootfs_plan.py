@@ -66,3 +66,35 @@ def test_a_config_without_a_mount_namespace_plans_a_chroot_only():
     assert _plan().mount_ns
     p = _plan(lambda d: d["linux"].update(namespaces=[n for n in d["linux"]["namespaces"] if n["type"] != "mount"]))
     assert not p.mount_ns  # prepare() then mounts nothing: the init shares the host's mount namespace
+
+
+def test_cgroup_mounts_wait_for_the_join_and_the_rest_keeps_its_order():
+    """The init mounts all but the cgroup hierarchies before it joins its cgroup; what overlaps a
+    cgroup mount stays after it."""
+    def extra(d):
+        d["mounts"] += [
+            {"destination": "/etc/hostname", "type": "bind", "source": "hostname", "options": ["rbind"]},
+            {"destination": "/sys/fs/cgroup/x", "type": "tmpfs", "source": "tmpfs", "options": []},
+            {"destination": "/sys", "type": "tmpfs", "source": "tmpfs", "options": []},
+            {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": []},
+        ]
+    p = rootfs.expand_cgroup_mounts(_plan(extra), cgroupns=True)
+    assert rootfs.mounts_before_join(p)
+    early = [s.destination for s in p.mounts]
+    assert early == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hostname", "/data"]
+    late = [getattr(s, "destination", None) or s.dest for s in p.late_mounts]
+    assert late[-2:] == ["/sys/fs/cgroup/x", "/sys"]  # overlapping: after the cgroup mounts, in order
+    assert all(d.startswith("/sys/fs/cgroup") for d in late[:-2])
+    assert not any(getattr(s, "cgroup", False) for s in p.late_mounts)  # expanded for this host
+
+
+def test_cgroup_mounts_stay_in_place_when_a_device_overlaps():
+    p = _plan(lambda d: d["linux"].update(devices=[{"type": "c", "path": "/sys/fs/cgroup/dev", "major": 1, "minor": 3}]))
+    assert rootfs.expand_cgroup_mounts(p, cgroupns=True) == p and not rootfs.mounts_before_join(p)
+
+
+def test_without_a_cgroup_ns_the_cgroup_mount_waits_unexpanded():
+    """It binds the init's own cgroup dirs: expanded by the init once it joined them."""
+    p = rootfs.expand_cgroup_mounts(_plan(), cgroupns=False)
+    assert rootfs.mounts_before_join(p)
+    assert [s.destination for s in p.late_mounts] == ["/sys/fs/cgroup"] and p.late_mounts[0].cgroup

@@ -25,6 +25,7 @@ from pallet.runtime.trace import mark
 
 
 def preload(spec) -> None:
+    capabilities.capability.last_cap()  # read once here, inherited
     if spec.hooks is not None:
         import pallet.runtime.hooks  # noqa: F401
     if spec.process is not None and spec.process.terminal:
@@ -103,8 +104,11 @@ def namespace_plan(spec) -> tuple[tuple, int, bool]:
 
 
 def init_config(start, *, direct: bool = False) -> InitConfig:
-    """The init's plan, made in the child while the parent makes the cgroup. `direct`: born by
-    clone() in its new namespaces (see pallet.runtime.create), only a cgroup ns is left to make."""
+    """The init's whole plan, made by the parent before it forks or clones: everything pure
+    (namespaces, mounts) and the sealed exec stub, so the child only applies it and imports
+    nothing (its copy-on-write faults make each import there cost twice the parent's).
+    `direct`: born by clone() in its new namespaces (see pallet.runtime.create), only a cgroup
+    ns is left to make. The caller closes `stub_fd` in the parent."""
     from pallet.runtime.process.parent import high_fd
 
     spec = start.spec
@@ -114,6 +118,8 @@ def init_config(start, *, direct: bool = False) -> InitConfig:
         join, unshare_flags, new_userns = (), unshare_flags & ns.CLONE_NEWCGROUP, False
     in_userns = new_userns or any(k == "user" for k, _, _ in join)
     plan = rootfs.plan(spec, start.bundle, no_pivot=start.no_pivot, in_userns=in_userns)
+    cgns = spec.linux.namespace("cgroup")
+    plan = rootfs.expand_cgroup_mounts(plan, cgroupns=cgns is not None and not cgns.path)
     minimum = 3 + start.preserve_fds
     stub_fd = high_fd(execstub.open_stub(), minimum) if execstub.supported() else None
     return InitConfig(
@@ -126,26 +132,26 @@ def init_config(start, *, direct: bool = False) -> InitConfig:
     )
 
 
-def start_child(start) -> None:
-    """Stage 1's first steps, right after fork: the parent meanwhile makes the cgroup."""
-    try:
-        cfg = init_config(start)
-    except BaseException as exc:
-        fail(start.sock, exc)
-    mark("stage 1 prepared")
+def start_child(cfg: InitConfig) -> None:
+    """Stage 1, right after fork: the parent meanwhile makes the cgroup."""
     stage1(cfg)
 
 
-def start_init(start) -> None:
+def start_init(cfg: InitConfig) -> None:
     """The init born by clone() in its new namespaces: stage 1 and 2 in one process.
 
     Go, join the cgroup, unshare a cgroup ns (rooted there) if asked, then as stage 2."""
-    sock = start.sock
+    sock = cfg.sock
+    root_fd = None
     try:
         # CVE-2019-5736: no process of the container may open our /proc/<pid>/exe (the host python).
         prctl.set_dumpable(False)
-        cfg = init_config(start, direct=True)
-        mark("init prepared")
+        mark("init started")
+        if cfg.plan is not None and rootfs.mounts_before_join(cfg.plan):
+            # Mounts, device nodes and links that need neither the cgroup nor its ns: made while
+            # the parent makes the cgroup (the cgroup mounts wait for it: rootfs.prepare_late).
+            root_fd = rootfs.prepare(cfg.plan)
+            mark("early mounts done")
         go = sync.expect(sock, sync.Go)
         for path in go.cgroup_files:
             join_cgroup(path)
@@ -153,7 +159,7 @@ def start_init(start) -> None:
             ns.unshare(cfg.unshare_flags)
     except BaseException as exc:
         fail(sock, exc)
-    stage2(cfg)
+    stage2(cfg, root_fd)
 
 
 def join_cgroup(tasks_file: str) -> None:
@@ -212,7 +218,8 @@ def stage1(cfg: InitConfig) -> None:
 # ---------------------------------------------------------------- stage 2
 
 
-def stage2(cfg: InitConfig) -> None:
+def stage2(cfg: InitConfig, root_fd: int | None = None) -> None:
+    """`root_fd`: prepare(cfg.plan) was done already (see start_init)."""
     sock = cfg.sock
     spec = cfg.spec
     proc: Process = spec.process
@@ -221,10 +228,12 @@ def stage2(cfg: InitConfig) -> None:
             from pallet.linux.netif import set_up
 
             set_up("lo")
-        root_fd = None
         if cfg.plan is not None:
-            # Mount while the parent places us in the cgroup (it imports and writes meanwhile).
-            root_fd = rootfs.prepare(cfg.plan)
+            # The cgroup hierarchies (everything, if start_init could not mount before Go) while
+            # the parent places us in the cgroup and compiles seccomp.
+            if root_fd is None:
+                root_fd = rootfs.prepare(cfg.plan)
+            rootfs.prepare_late(cfg.plan, root_fd)
             mark("mounts done")
         if cfg.new_keyring:
             # The host's session keyring must not be shared with the container (runc does the same).
@@ -236,6 +245,11 @@ def stage2(cfg: InitConfig) -> None:
                     raise
         setup = sync.expect(sock, sync.Setup)
         state = dict(setup.state)
+        program = cfg.seccomp_program
+        if setup.seccomp:
+            from pallet.runtime.seccomp import SeccompProgram  # preloaded
+
+            program = SeccompProgram(bpf=bytes.fromhex(setup.seccomp), flags=setup.seccomp_flags)
         if proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
@@ -265,7 +279,7 @@ def stage2(cfg: InitConfig) -> None:
             rootfs.finish(cfg.plan)
         if proc.terminal:
             setup_console(cfg.console_fd, proc, console_bind=cfg.plan is not None and cfg.plan.mount_ns)
-        exe, env = prepare_process(proc, cfg.seccomp_program)
+        exe, env = prepare_process(proc, program)
         mark("init set up")
         sync.send(sock, sync.Ready())
         sock.close()
@@ -278,7 +292,7 @@ def stage2(cfg: InitConfig) -> None:
         os.write(fd, b"0")
         os.close(fd)
         os.close(cfg.state_dir_fd)
-        finish_process(proc, cfg.seccomp_program)
+        finish_process(proc, program)
         if spec.hooks and spec.hooks.get("startContainer"):
             from pallet.runtime.hooks import run_hooks
 

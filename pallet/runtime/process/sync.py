@@ -6,7 +6,8 @@ One frozen value per message; each travels as one JSON datagram
 message ("exec /bin/nope: no such file or directory"), never "EOF".
 
     parent (pallet-runtime)         stage 1 (fork)                 stage 2 (fork; PID 1 of the container)
-      | fork ------------------------> | non-dumpable; import, plan mounts
+      | plan everything, import all   |
+      |  the child runs; fork -------> | non-dumpable
       | subreaper (run); cgroup made,  |
       |  limits written; [new cgroup   |
       |  ns: add_pid(stage 1)]         |
@@ -19,7 +20,7 @@ message ("exec /bin/nope: no such file or directory"), never "EOF".
       | <--- Stage2Pid(pid) ----------- | _exit(0)                           | mounts, devices (before pivot),
       | waitpid(stage 1); add_pid(stage 2) where                             |   in parallel with the parent
       |  it did not join itself (the cgroup2 mount)                          |
-      | ---- Setup(state) --------------------------------------------------> |
+      | ---- Setup(state, seccomp program) ---------------------------------> |
       | <--- RunHooks ------------------------------------------------------- |    (only with prestart/createRuntime hooks)
       | run prestart, createRuntime hooks                                     |
       | ---- HooksDone -----------------------------------------------------> | createContainer hooks; pivot_root;
@@ -34,6 +35,9 @@ case), stage 1 and 2 are one process: the parent clone()s the init into its
 new namespaces, and into the cgroup2 dir of its cgroup (clone3
 CLONE_INTO_CGROUP) where there is one. Go and the v1 join go as above,
 Stage2Pid is not sent, and Setup follows Go at once (pallet.runtime.create).
+The init does its mounts, device nodes and links before Go, while the parent
+makes the cgroup and compiles seccomp; only the cgroup mounts wait for the
+join and the new cgroup ns (pallet.runtime.rootfs.expand_cgroup_mounts).
 """
 
 from __future__ import annotations
@@ -68,9 +72,12 @@ class Stage2Pid:
 
 @frozen
 class Setup:
-    """Parent -> stage 2: the OCI state (JSON object) hooks receive on stdin."""
+    """Parent -> stage 2: the OCI state (JSON object) hooks receive on stdin; and the seccomp
+    program (the BPF as hex, its filter flags), compiled while the init mounted."""
 
     state: dict
+    seccomp: str = ""
+    seccomp_flags: int = 0
 
 
 @frozen
