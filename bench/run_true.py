@@ -10,9 +10,10 @@ of that seccomp profile (pallet's compiler and libseccomp's, in process,
 no cache: what a first `run` of a profile pays). crun refuses
 hybrid cgroups while cgroup2 owns a controller (hugetlb here): if
 /sys/fs/cgroup/hugetlb is not a mount, this script mounts the v1 hugetlb
-hierarchy there for the run, and at the end removes the empty cgroups
-made meanwhile and unmounts it (checking the kernel really gave hugetlb
-back to cgroup2), unless live cgroups or crun/podman processes remain.
+hierarchy there for the run, and at the end removes the cgroups of its own
+containers and unmounts it (checking the kernel really gave hugetlb back
+to cgroup2), unless other cgroups or crun/podman processes remain
+(bench/_hugetlb.py).
 
     .venv/bin/python bench/run_true.py [--rounds N] [--bundles plain,full]
 """
@@ -33,100 +34,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 sys.path.insert(0, REPO)
 
+import _hugetlb  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 import busybox_rootfs  # noqa: E402
 
 from pallet.runtime.spec import default_spec  # noqa: E402
-
-HUGETLB = "/sys/fs/cgroup/hugetlb"
-
-
-def is_mount(path: str) -> bool:
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path for line in f)
-
-
-def mount_hugetlb() -> bool:
-    """Mount v1 hugetlb for crun if needed; True if we did (and so must undo it)."""
-    if is_mount(HUGETLB) or not os.path.exists("/sys/fs/cgroup/unified/cgroup.controllers"):
-        return False
-    with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
-        if "hugetlb" not in f.read().split():
-            return False
-    created = not os.path.exists(HUGETLB)
-    os.makedirs(HUGETLB, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB], capture_output=True, text=True)
-    if r.returncode != 0:
-        if created:
-            os.rmdir(HUGETLB)
-        print(f"note: could not mount v1 hugetlb ({r.stderr.strip()}); crun may refuse to run", file=sys.stderr)
-        return False
-    return True
-
-
-def _remove_empty_cgroups(top: str) -> None:
-    """rmdir, bottom-up, the empty cgroups left in the hierarchy we mounted: every one was made
-    while it was mounted (pallet's `pallet` parent, docker's and podman's parents...), and the
-    kernel refuses to remove a cgroup that has tasks or children, so no live one goes."""
-    for root, dirs, _ in os.walk(top, topdown=False):
-        for d in dirs:
-            try:
-                os.rmdir(os.path.join(root, d))
-            except OSError:
-                pass
-
-
-def _hierarchy_id(controller: str) -> int:
-    with open("/proc/cgroups") as f:
-        for line in f:
-            fields = line.split()
-            if fields and fields[0] == controller:
-                return int(fields[1])
-    return 0
-
-
-def _crun_users_running() -> bool:
-    """crun (and podman's conmon) need the v1 hugetlb hierarchy here: never pull it from under them."""
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    if f.read().strip() in ("crun", "conmon", "podman"):
-                        return True
-            except OSError:
-                pass
-    return False
-
-
-def unmount_hugetlb() -> None:
-    """Unmount, and make sure the kernel really dropped the v1 hierarchy (hugetlb back on cgroup2):
-    a hierarchy whose children were still dying at umount time survives invisibly; remount and retry."""
-    # While it is mounted, other sessions' containers get cgroups here too: wait (bounded) for them.
-    # Leaving it mounted breaks whoever expects hugetlb on cgroup2, so this matters.
-    deadline = time.monotonic() + 60
-    while True:
-        _remove_empty_cgroups(HUGETLB)
-        leftover = [e.name for e in os.scandir(HUGETLB) if e.is_dir()]
-        if _crun_users_running():
-            leftover.append("(crun/podman running)")
-        if not leftover or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    if leftover:
-        print(f"note: leaving {HUGETLB} mounted: still in use ({leftover[:3]}...)", file=sys.stderr)
-        return
-    # The kernel frees an unmounted v1 hierarchy only if no cgroup was left, counting ones still
-    # dying: wait, unmount, wait, check; if it survived, remount (to reach it again) and retry.
-    for _ in range(6):
-        time.sleep(1)
-        subprocess.run(["umount", HUGETLB], check=True)
-        time.sleep(2)
-        if _hierarchy_id("hugetlb") == 0:
-            os.rmdir(HUGETLB)
-            return
-        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB], check=True)
-        _remove_empty_cgroups(HUGETLB)
-    print(f"warning: the v1 hugetlb hierarchy survived 6 unmounts; left mounted at {HUGETLB}", file=sys.stderr)
-
 
 # issue 3's "resources set": limits a real container would get, none of which /bin/true reaches.
 RESOURCES = {
@@ -226,7 +137,9 @@ def main() -> int:
             runtimes[name] = [path]
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    mounted = "crun" in runtimes and mount_hugetlb()
+    hugetlb = _hugetlb.mount() if "crun" in runtimes else None
+    if hugetlb:
+        hugetlb.own(*(f"warm-{b}" for b in bundle_names), *(f"b{i}" for i in range(args.rounds)))
     pairs = [(rt, b) for b in bundle_names for rt in runtimes]
     times: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     try:
@@ -252,8 +165,8 @@ def main() -> int:
                 if errs:
                     print(f"{rt} ({b}): {len(errs)} failed runs, first: {errs[0]}", file=sys.stderr)
     finally:
-        if mounted:
-            unmount_hugetlb()
+        if hugetlb:
+            hugetlb.release()
     print(f"run /bin/true, busybox bundle, {args.rounds} interleaved rounds (ms)")
     for b in bundle_names:
         what = "runc's default spec" if b == "plain" else "+ default seccomp profile, memory/pids/cpu limits"

@@ -163,14 +163,15 @@ def _bundles_dir_entries() -> set[str]:
     return found
 
 
-def cleanup(runtime: str, before: set[str]) -> None:
+def cleanup(runtime: str, before: set[str]) -> list[str]:
     """Undo what a program left behind: its containers (a failed program skips its own cleanup),
     mounts a runtime made in the host's mount namespace (runc and crun do, for a config without a
     mount namespace), bundle dirs and the cgroups the configs name. Only what appeared during
-    this run is touched."""
+    this run is touched. Returns the ids and cgroup names of what it removed (the caller's own)."""
     new = _bundles_dir_entries() - before
     if not new:
-        return
+        return []
+    ours = [os.path.basename(d) for d in new if d.startswith("/sys/fs/cgroup/")]
     r = subprocess.run([runtime, "list", "--format", "json"], capture_output=True, text=True)
     try:
         listed = json.loads(r.stdout or "[]") or []
@@ -178,6 +179,7 @@ def cleanup(runtime: str, before: set[str]) -> None:
         listed = []
     for c in listed:
         if any(str(c.get("bundle", "")).startswith(d) for d in new if d.startswith(tempfile.gettempdir())):
+            ours.append(c["id"])
             subprocess.run([runtime, "delete", "--force", c["id"]], capture_output=True)
     with open("/proc/self/mountinfo") as f:
         mps = {line.split()[4] for line in f}
@@ -191,16 +193,17 @@ def cleanup(runtime: str, before: set[str]) -> None:
                 pass
         else:
             shutil.rmtree(d, ignore_errors=True)
+    return ours
 
 
 def with_hugetlb(runtime: str):
-    """crun needs hugetlb as a v1 hierarchy here: mount it for the run (bench/run_true.py's helpers)."""
+    """crun needs hugetlb as a v1 hierarchy here: mount it for the run (bench/_hugetlb.py), or None."""
     if os.path.basename(runtime) != "crun":
         return None
     sys.path.insert(0, os.path.join(REPO, "bench"))
-    import run_true
+    import _hugetlb
 
-    return run_true if run_true.mount_hugetlb() else None
+    return _hugetlb.mount()
 
 
 def main() -> int:
@@ -236,7 +239,9 @@ def main() -> int:
             before = _bundles_dir_entries()
             for name in names:
                 res = run_program(os.path.join(bindir, name), runtime, work)
-                cleanup(runtime, before)
+                ours = cleanup(runtime, before)
+                if hugetlb:
+                    hugetlb.own(*ours)
                 results[name] = res
                 print(f"{name:<34} ok {res['ok']:>5}  not ok {res['not_ok']:>4}  skip {res['skip']:>3}  "
                       f"todo {res['todo']:>3}  rc {res['rc']:>3}  {res['seconds']:>5}s"
@@ -248,7 +253,7 @@ def main() -> int:
                         print("    stderr: " + res["stderr"][-600:].replace("\n", "\n    "))
     finally:
         if hugetlb:
-            hugetlb.unmount_hugetlb()
+            hugetlb.release()
     total = {k: sum(r[k] for r in results.values()) for k in ("ok", "skip", "todo", "not_ok", "diag_errors")}
     print(f"TOTAL {os.path.basename(runtime)}: ok {total['ok']}  not ok {total['not_ok']}  skip {total['skip']}  "
           f"todo {total['todo']}  (ok+skip {total['ok'] + total['skip']})  diagnostic errors {total['diag_errors']}")

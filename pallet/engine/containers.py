@@ -23,6 +23,9 @@ from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError,
 from pallet.metadata import containers as table
 
 ACTIVE = ("running", "paused")
+# How long `rm -f` and `system check --repair` wait for a container's lock before going ahead without it
+# (see `locked`): far above a create under load, far below "hung".
+FORCE_LOCK_WAIT = 20.0
 SIGKILL = 9  # signal.SIGKILL; `import signal` would bring enum to every command
 
 
@@ -51,17 +54,26 @@ class ContainerState:
 
 class locked:
     """`with locked(env, cid):` the container's lock file, flock'ed exclusively; released on close.
-    A class, not @contextmanager: contextlib (with functools and collections) is not on the path of `ps`."""
+    A class, not @contextmanager: contextlib (with functools and collections) is not on the path of `ps`.
 
-    __slots__ = ("path", "fd")
+    `wait` (seconds) bounds the wait for repair commands: the lock of a container whose `run -d` and creator
+    were both SIGKILLed stays with its never-started init (which inherited it) until that init is deleted;
+    after `wait` the body runs without the lock (`held` is False) so it can delete that init.
+    """
 
-    def __init__(self, env: ContainerEnv, cid: str):
-        self.path, self.fd = env.lock_file(cid), -1
+    __slots__ = ("path", "fd", "wait", "held")
+
+    def __init__(self, env: ContainerEnv, cid: str, wait: float | None = None):
+        self.path, self.fd, self.wait, self.held = env.lock_file(cid), -1, wait, False
 
     def __enter__(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if self.wait is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self.held = True
+            else:
+                self.held = _flock_within(fd, self.wait)
         except BaseException:
             os.close(fd)
             raise
@@ -71,6 +83,21 @@ class locked:
         os.close(self.fd)
         self.fd = -1
         return False
+
+
+def _flock_within(fd: int, wait: float) -> bool:
+    """flock(LOCK_EX) on `fd`, polling for at most `wait` seconds; whether it was taken."""
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 # ---------------------------------------------------------------- processes
@@ -347,16 +374,10 @@ def kill_cgroup(cgroups_path: str) -> None:
 
 
 def _rmtree(path: str) -> None:
-    """rm -rf of a container's own dirs (bundle, logs, run files), skipping what it cannot remove. The runtime's
-    remove_tree (never follows symlinks), not shutil: importing shutil costs ~2.5 ms of every `run --rm`."""
-    from pallet.runtime.state import remove_tree
+    """rm -rf of a container's own dirs (bundle, logs, run files), skipping what it cannot remove."""
+    from pallet.linux.rmtree import remove_tree
 
-    try:
-        remove_tree(path)
-    except OSError:
-        import shutil  # what remove_tree stopped at (a busy or odd file): shutil's best effort on the rest
-
-        shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path, ignore_errors=True)
 
 
 def cgroups_path(cid: str) -> str:
@@ -383,6 +404,8 @@ def teardown_runtime(env: ContainerEnv, st: ContainerState, *, kill: bool) -> No
             raise
     if kill:
         kill_cgroup(cgroups_path(st.id))
+    if not exists:  # a state dir without a state (an `rm -f` killed inside the runtime's delete): nothing loads it
+        _forget_runtime_state(rt, st.id)
     rootfs.unmount(env, st.row)
 
 
@@ -412,7 +435,7 @@ def stop_monitor(env: ContainerEnv, st: ContainerState) -> None:
 def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: bool = False, resolved: bool = False,
            torn_down: bool = False) -> str:
     cid = ref_or_id if resolved else resolve(env, ref_or_id)
-    with locked(env, cid):
+    with locked(env, cid, wait=FORCE_LOCK_WAIT if force else None):
         row = table.get(env.db, cid)
         if row is None:
             return cid  # removed meanwhile (the monitor's --rm cleanup)

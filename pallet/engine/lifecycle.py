@@ -201,26 +201,37 @@ def _read_sync_line(r: int, monitor_pid: int) -> str:
     return buf.decode(errors="replace").split("\n", 1)[0].strip()
 
 
-def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int]:
-    """In-process runtime: fork; the child creates the container (so the init is its child) and execs the monitor."""
+def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int, int]:
+    """In-process runtime: fork; the child creates the container (so the init is its child) and execs the monitor.
+
+    The child shares the CLI's container lock (the forked fd) until that exec, so `rm -f` and `system check
+    --repair` wait for a create in flight; it execs only once the CLI tried `start` (the ack pipe), and when the
+    CLI died before that (a killed `run -d`), it deletes what it created instead (see _abandon_created)."""
     from pallet.linux.prctl import set_child_subreaper
 
     rt = env.runtime(st.config.runtime)
     mcfg = _monitor_config(env, st, bundle, rdir, "adopt")
     _ensure_pyc()
     r, w = os.pipe()
+    ack_r, ack_w = os.pipe()  # CLI -> child: "s" once `start` was tried; EOF if the CLI died before
     pid = os.fork()
     if pid == 0:  # child: never returns
         code = 1
         try:
             os.close(r)
+            os.close(ack_w)
             os.setsid()
             set_child_subreaper(True)
             os.chdir(rdir)
             cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
             # Answer now rather than from the exec'd monitor: saves its ~15 ms start from `run -d`.
-            os.write(w, b"ok %d\n" % cpid)
+            try:
+                os.write(w, b"ok %d\n" % cpid)
+            except OSError:  # the CLI is gone already
+                _abandon_created(rt, st.id)
+                return
             os.close(w)
+            w = -1
             mcfg.update(sync_fd=-1, fds=mine, container_pid=cpid)
             for fd in [f for f in mine.values() if f >= 0]:
                 os.set_inheritable(fd, True)
@@ -232,6 +243,11 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
             os.dup2(devnull, 0)
             os.dup2(err, 1)
             os.dup2(err, 2)
+            # Exec only once the CLI has been past `start`: EOF means it died in between (a killed `run -d`).
+            if os.read(ack_r, 1) != b"s":
+                _abandon_created(rt, st.id)
+                return
+            os.close(ack_r)
             # `run -d` returns before the monitor's Python is up: a SIGUSR1 (stack dump) sent meanwhile must
             # wait for its handler instead of killing the monitor. The mask survives exec; serve() unblocks.
             import signal
@@ -240,15 +256,18 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
             os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path])
         except BaseException as exc:  # report, never EOF
             try:
-                os.write(w, ("error " + str(exc).replace("\n", " ") + "\n").encode())
+                if w >= 0:
+                    os.write(w, ("error " + str(exc).replace("\n", " ") + "\n").encode())
             except OSError:
                 pass
         finally:
             os._exit(code)
     os.close(w)
+    os.close(ack_r)
     line = _read_sync_line(r, pid)
     if line.startswith("ok "):
-        return pid, int(line[3:] or 0)
+        return pid, int(line[3:] or 0), ack_w
+    os.close(ack_w)
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
@@ -257,8 +276,20 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
     raise StartError(f"container {st.name}: {_short_msg(msg)}", classify(msg))
 
 
-def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int]:
-    """Exec a detached monitor that creates the container; return (monitor pid, container pid)."""
+def _abandon_created(rt, cid: str) -> None:
+    """The creating child, when the CLI died between create and start: nobody will start this container, and its
+    init inherited the CLI's container lock (an fd the init keeps until its exec), so `rm -f` would wait for it
+    forever. Delete the container while this process still holds that lock; `rm -f` then finds only the record."""
+    try:
+        rt.delete(cid, force=True)
+    except PalletError:
+        pass
+
+
+def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int, int]:
+    """Exec a detached monitor that creates the container; return (monitor pid, container pid, ack fd).
+    With the in-process runtime the caller must write b"s" to the ack fd (or close it) once it tried `start`:
+    until then the monitor's creator waits, and tears the container down if the fd closes unwritten."""
     if getattr(env.runtime(st.config.runtime), "in_process", False):
         return _fork_monitor(env, st, bundle, rdir)
     mcfg = _monitor_config(env, st, bundle, rdir, "create")
@@ -283,7 +314,7 @@ def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
     line = _read_sync_line(r, proc.pid)
     proc.returncode = 0  # never waited for: it outlives us (silences Popen's ResourceWarning)
     if line.startswith("ok "):
-        return proc.pid, int(line[3:] or 0)
+        return proc.pid, int(line[3:] or 0), -1
     msg = line[6:] if line.startswith("error ") else "the monitor exited before creating the container"
     raise StartError(f"container {st.name}: {_short_msg(msg)}", classify(msg))
 
@@ -314,7 +345,7 @@ def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
         raise WrongState(f"container {st.name} is being removed: cannot start")
     bundle, rdir = _prepare(env, st)
     try:
-        mpid, pid = spawn_monitor(env, st, bundle, rdir)
+        mpid, pid, ack = spawn_monitor(env, st, bundle, rdir)
     except StartError as exc:
         _start_failed(env, st, exc)
         raise
@@ -325,6 +356,13 @@ def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
         err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
         _start_failed(env, st, err)
         raise err from None
+    finally:
+        if ack >= 0:  # the creator may exec the monitor now (on a failed start, the monitor sees the exit)
+            try:
+                os.write(ack, b"s")
+            except OSError:
+                pass
+            os.close(ack)
     _mark_running(env, st.id, pid, mpid)
     return containers.load(env, st.id)
 

@@ -243,14 +243,16 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
     for rname in os.listdir(rdir) if os.path.isdir(rdir) else []:
         for cid in os.listdir(os.path.join(rdir, rname)):
             if cid not in rows or rows[cid].status not in containers.ACTIVE:
-                note(f"runtime {rname}: leftover state for {cid[:12]}", lambda r=rname, c=cid: drop_state(r, c))
+                note(f"runtime {rname}: leftover state for {cid[:12]}",
+                     lambda r=rname, c=cid: _unless_active(env, c, lambda: drop_state(r, c)))
     for ctrl in os.listdir("/sys/fs/cgroup"):
         base = os.path.join("/sys/fs/cgroup", ctrl, "pallet")
         for cid in os.listdir(base) if os.path.isdir(base) else []:
             if len(cid) == 64 and os.path.isdir(os.path.join(base, cid)) and (cid not in rows or rows[cid].status not in containers.ACTIVE):
                 if _owned_here(env, cid, rows):
                     note(f"cgroup {ctrl}/pallet/{cid[:12]}: no running container",
-                         lambda cid=cid: containers.kill_cgroup(containers.cgroups_path(cid)))
+                         lambda cid=cid: _unless_active(
+                             env, cid, lambda: containers.kill_cgroup(containers.cgroups_path(cid))))
     for sub in ("exits", "locks"):
         d = os.path.join(env.runroot, sub)
         for cid in os.listdir(d) if os.path.isdir(d) else []:
@@ -285,6 +287,21 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
             note(f"container {cid[:12]}: its writable layer is missing",
                  lambda cid=cid: containers.remove(env, cid, force=True, resolved=True), lossy=True)
     return found
+
+
+def _unless_active(env, cid: str, fix) -> None:
+    """Run `fix` under the container's lock unless the container is active by then. What looks left over from
+    outside may be in the making: a `run -d` (or the child creating the container for a killed one) holds the
+    lock while runtime state and cgroups exist for a record that still says "created"."""
+    with containers.locked(env, cid, wait=containers.FORCE_LOCK_WAIT):
+        row = table.get(env.db, cid)
+        if row is None or row.status not in containers.ACTIVE:
+            fix()
+    if row is None:  # don't leave the lock file locked() just made for a container without a record
+        try:
+            os.unlink(env.lock_file(cid))
+        except FileNotFoundError:
+            pass
 
 
 def _owned_here(env, cid: str, rows) -> bool:

@@ -37,6 +37,7 @@ import re
 import stat
 
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
+from pallet.linux.rmtree import remove_tree
 from pallet.oci import digest as _digest
 from pallet.values import frozen
 
@@ -404,40 +405,9 @@ def _alive(pid: int) -> bool:
 
 
 def _rmtree(path: str) -> None:
-    """rm -rf that never follows a symlink; errors are skipped so GC can retry (immutable or append-only
-    files are not expected in layers). Not shutil.rmtree: importing shutil (bz2, lzma, fnmatch) costs ~2.5 ms
-    of every `run --rm`, which removes a container's upper and work dirs with this. The trees it gets are
-    renamed aside first and nothing writes into them any more (the container is dead)."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        entries = None
-    except OSError:
-        entries = []
-    if entries is None:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        return
-    for e in entries:
-        try:
-            is_dir = e.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            _rmtree(e.path)
-        else:
-            try:
-                os.unlink(e.path)
-            except OSError:
-                pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
+    """rm -rf that skips errors so GC can retry (immutable or append-only files are not expected in layers); not
+    shutil (see remove_tree). The trees it gets are renamed aside first and nothing writes into them any more."""
+    remove_tree(path, ignore_errors=True)
 
 
 def parse_size(text: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -145,6 +146,92 @@ def test_killed_pallet_leaves_a_state_the_next_command_repairs(pl):
     assert pl.ok("ps", "-aq") == ""
     assert "No problems found" in pl.ok("system", "check")
     assert not os.listdir(pl.root / "containers")
+
+
+def _start_killed_before_runtime_start(pl, cid: str) -> None:
+    """`pallet start` SIGKILLed in the window between the runtime's create and start: strace holds the CLI at its
+    open of exec.fifo (the start), so the container's creator is done and waits for the CLI when it dies."""
+    fifo = pl.runroot / "runtimes" / "pallet" / cid / "exec.fifo"
+    tracer = subprocess.Popen(["strace", "-o", os.devnull, "-P", str(fifo), "-e", "trace=openat",
+                               "-e", "inject=openat:delay_enter=30000000", *pl.argv("start", cid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cfg = pl.runroot / "containers" / cid / "monitor.cfg"  # written by the creator just before it waits
+        assert wait_for(lambda: cfg.exists(), 20, "the creator to wait for start")
+        [cli] = wait_for(lambda: [int(c) for c in open(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read().split()])
+        os.kill(cli, signal.SIGKILL)
+    finally:
+        tracer.kill()
+        tracer.wait()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to stop `start` in its window")
+@pytest.mark.parametrize("repair", ["rm", "check"])
+def test_start_killed_between_create_and_start(pl, repair):
+    cid = pl.ok("create", *pl.image, "sleep", "100").strip()
+    pl.seen.add(cid)
+    _start_killed_before_runtime_start(pl, cid)
+    state = pl.runroot / "runtimes" / "pallet" / cid
+    # nobody will start it: its creator deletes it (the never-started init would hold the container's lock forever)
+    assert wait_for(lambda: not state.exists() and leftover_cgroups([cid]) == [], 20, "the creator to delete it")
+    if repair == "check":  # the container was never started: it is back to a startable "created"
+        pl.ok("system", "check", "--repair", timeout=40)
+        assert "No problems found" in pl.ok("system", "check")
+        assert pl.ok("inspect", "-f", "{{.State.Status}}", cid).strip() == "created"
+        pl.ok("start", cid)
+        assert pl.inspect(cid)["State"]["Running"]
+    pl.ok("rm", "-f", cid, timeout=40)  # used to wait forever for the lock the never-started init inherited
+    assert not state.exists() and not (pl.runroot / "locks" / cid).exists()
+    assert leftover_cgroups([cid]) == []
+    assert pl.ok("ps", "-aq") == "" and "No problems found" in pl.ok("system", "check")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to stop the creator mid-create")
+def test_check_repair_waits_for_a_creator_whose_start_was_killed(pl):
+    """`start` SIGKILLed while its forked creator is inside the runtime's create (strace holds the creator at the
+    clone of the init): `system check --repair` right then must not pull the runtime state from under it."""
+    cid = pl.ok("create", *pl.image, "sleep", "100").strip()
+    pl.seen.add(cid)
+    state = pl.runroot / "runtimes" / "pallet" / cid
+    tracer = subprocess.Popen(["strace", "-f", "-o", os.devnull, "-e", "trace=clone3",
+                               "-e", "inject=clone3:delay_enter=3000000", *pl.argv("start", cid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: state.exists(), 20, "the creator to be inside create")
+        [cli] = wait_for(lambda: [int(c) for c in open(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read().split()])
+        os.kill(cli, signal.SIGKILL)
+        pl.ok("system", "check", "--repair", timeout=60)
+    finally:
+        tracer.kill()
+        tracer.wait()
+    assert wait_for(lambda: not state.exists() and leftover_cgroups([cid]) == [], 20, "the creator to give up")
+    assert "No problems found" in pl.ok("system", "check")
+    pl.ok("start", cid)  # never started: still a startable "created" container
+    pl.ok("rm", "-f", cid)
+    assert pl.ok("ps", "-aq") == "" and leftover_cgroups([cid]) == []
+    assert "No problems found" in pl.ok("system", "check")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to stop `rm -f` in its window")
+def test_rm_killed_inside_the_runtime_delete(pl):
+    """`rm -f` SIGKILLed after the runtime's delete emptied the state dir, before its rmdir (held there by
+    strace): the state dir left has no state to load, and the next `rm -f` must still remove it."""
+    cid = pl.run_d("--", "sleep", "100")
+    state = pl.runroot / "runtimes" / "pallet" / cid
+    tracer = subprocess.Popen(["strace", "-o", os.devnull, "-P", str(state), "-e", "trace=rmdir",
+                               "-e", "inject=rmdir:delay_enter=30000000", *pl.argv("rm", "-f", cid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: state.is_dir() and not os.listdir(state), 20, "rm -f to empty the state dir")
+        [cli] = wait_for(lambda: [int(c) for c in open(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read().split()])
+        os.kill(cli, signal.SIGKILL)
+    finally:
+        tracer.kill()
+        tracer.wait()
+    assert state.is_dir()
+    pl.ok("rm", "-f", cid)
+    assert not state.exists() and leftover_cgroups([cid]) == []
+    assert pl.ok("ps", "-aq") == "" and "No problems found" in pl.ok("system", "check")
 
 
 def test_daemon_json(pl, tmp_path):

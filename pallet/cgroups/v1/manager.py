@@ -18,7 +18,7 @@ import os
 
 from pallet.cgroups import fs, hierarchy, manager
 from pallet.cgroups.manager import all_pids, as_resources, requested
-from pallet.errors import InvalidArgument, Unavailable
+from pallet.errors import InvalidArgument, PalletError, Unavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ CONTROLLER_ORDER = ("cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "bl
 WARN_IF_MISSING = frozenset({"net_cls", "net_prio"})
 # Controllers a hybrid host may have on its cgroup2 mount instead.
 ON_UNIFIED = ("hugetlb",)
+# v1 hierarchies that come and go on a hybrid host: hugetlb is mounted as v1 only for crun's sake, for a while
+# (MACHINE-FACTS.md); whoever mounted it may remove cgroups in it or unmount it at any time.
+COME_AND_GO = frozenset({"hugetlb"})
 
 
 def controller(name: str, version: str = "v1"):
@@ -79,7 +82,12 @@ class V1Manager:
 
     def create(self) -> None:
         for mountpoint, controllers in self.mounts.items():
-            hierarchy.make_levels(mountpoint, self.path)
+            try:
+                hierarchy.make_levels(mountpoint, self.path)
+            except PalletError:
+                if COME_AND_GO.issuperset(controllers) and not os.path.ismount(mountpoint):
+                    continue  # unmounted since the layout was read: self_join_files() leaves it out
+                raise
             if "cpuset" in controllers:
                 for d in hierarchy.levels(mountpoint, self.path):
                     controller("cpuset").inherit(d)
@@ -89,8 +97,18 @@ class V1Manager:
     def self_join_files(self) -> list[str]:
         """The v1 `tasks` files: a single-threaded process that writes "0" there
         joins without the kernel's global threadgroup lock, whose RCU grace
-        period makes a write of a pid to cgroup.procs take ~10 ms here."""
-        return [os.path.join(hierarchy.join(mp, self.path), "tasks") for mp in self.mounts]
+        period makes a write of a pid to cgroup.procs take ~10 ms here.
+
+        A hierarchy of only COME_AND_GO controllers whose dir vanished since
+        create() (its mount's owner removed it, or unmounted) is left out:
+        the container then just stays out of it instead of failing (ENOENT)."""
+        out = []
+        for mp, ctls in self.mounts.items():
+            d = hierarchy.join(mp, self.path)
+            if COME_AND_GO.issuperset(ctls) and not os.path.isdir(d):
+                continue
+            out.append(os.path.join(d, "tasks"))
+        return out
 
     def clone_dir(self) -> str | None:
         """The cgroup's dir on the cgroup2 mount of a hybrid host, made now, for a process to
