@@ -25,6 +25,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import busybox_rootfs  # noqa: E402
+from _cleanup import unmount_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 
@@ -148,7 +149,7 @@ def main() -> int:
             if ids:
                 subprocess.run([*D, "rm", "-f", "-t0", *ids], env=denv, stdout=subprocess.DEVNULL)
             subprocess.run(["podman", "system", "reset", "-f"], env=denv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["umount", "-R", "-l", work], stderr=subprocess.DEVNULL)
+        unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

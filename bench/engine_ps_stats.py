@@ -29,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import busybox_rootfs  # noqa: E402
+from _cleanup import unmount_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 IMAGE = "bench/busybox:ps-stats"
@@ -76,13 +77,6 @@ def timed(argv: list[str], env=None) -> float:
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {r.stderr.decode(errors='replace').strip()}")
     return dt
-
-
-def unmount_under(path: str) -> None:
-    with open("/proc/self/mountinfo") as f:
-        mps = [line.split()[4] for line in f]
-    for mp in sorted((m for m in mps if m == path or m.startswith(path + "/")), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
 def podman_parents() -> list[str]:
