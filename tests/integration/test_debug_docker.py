@@ -126,14 +126,21 @@ def _start(template: Path, cleanup: Cleanup) -> dict:
     state: dict = {"base": str(base), "ids": []}
 
     def cgroups():
-        for cid in state["ids"]:
-            _remove_cgroup_everywhere(f"/docker/{cid}")
-        for h in os.listdir(CGROUP_ROOT):
-            if h not in docker_cgroup_existed:
-                try:
-                    os.rmdir(f"{CGROUP_ROOT}/{h}/docker")
-                except OSError:
-                    pass
+        # a just-stopped container's cgroup can stay busy for a moment: retry within a bounded wait
+        deadline = time.monotonic() + 10
+        while True:
+            for cid in state["ids"]:
+                _remove_cgroup_everywhere(f"/docker/{cid}")
+            left = []
+            for h in os.listdir(CGROUP_ROOT):
+                if h not in docker_cgroup_existed and os.path.isdir(f"{CGROUP_ROOT}/{h}/docker"):
+                    try:
+                        os.rmdir(f"{CGROUP_ROOT}/{h}/docker")
+                    except OSError:
+                        left.append(h)
+            if not left or time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
     cleanup.add(cgroups)
     cleanup.add(lambda: _unmount_under(str(base)))
 
