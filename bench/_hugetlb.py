@@ -9,6 +9,7 @@ We unmount only once no cgroup but the root is left, and check the kernel really
 
     hv = mount()          # None: nothing to do (already mounted, or no hugetlb on cgroup2)
     hv.own("ctr-1", ...)  # the names (ids) of the containers this run makes; any time before release
+    hv.own_parent("pallet")  # a default parent those containers' cgroups go under
     hv.release()
 """
 
@@ -64,9 +65,15 @@ class Mounted:
     def __init__(self, before: set[str]):
         self.before = before  # cgroups present at mount time (a hierarchy that survived an old unmount)
         self.names: set[str] = set()
+        self.parents: set[str] = set()
 
     def own(self, *names: str) -> None:
         self.names.update(n for n in names if n)
+
+    def own_parent(self, *paths: str) -> None:
+        """Default parents the runtimes put our containers under (pallet-runtime's `pallet`): removed at the end
+        if they appeared since the mount and are empty by then (the kernel refuses a parent with children)."""
+        self.parents.update(p.strip("/") for p in paths if p.strip("/"))
 
     def _remove_ours(self) -> None:
         """rmdir, children first, our containers' cgroups and the parents that appeared for them since the mount.
@@ -78,6 +85,7 @@ class Mounted:
             if hits:
                 mine.add(rel)
                 mine.update("/".join(parts[:i]) for i in range(1, hits[0] + 1) if "/".join(parts[:i]) not in self.before)
+        mine.update(p for p in self.parents if p not in self.before)
         for rel in sorted(mine, key=lambda r: r.count("/"), reverse=True):
             try:
                 os.rmdir(os.path.join(HUGETLB, rel))

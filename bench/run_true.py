@@ -140,6 +140,7 @@ def main() -> int:
     hugetlb = _hugetlb.mount() if "crun" in runtimes else None
     if hugetlb:
         hugetlb.own(*(f"warm-{b}" for b in bundle_names), *(f"b{i}" for i in range(args.rounds)))
+        hugetlb.own_parent("pallet")  # pallet-runtime's default parent when a spec has no cgroupsPath
     pairs = [(rt, b) for b in bundle_names for rt in runtimes]
     times: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     try:
