@@ -7,7 +7,7 @@ API (later) shares them.
 
 from __future__ import annotations
 
-from pallet.engine.fastjson import loads
+from pallet.fastjson import loads
 from pallet.values import as_dict, fields_of, frozen
 from pallet.errors import InvalidArgument
 

@@ -15,7 +15,7 @@ import time
 from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
-from pallet.engine.fastjson import loads
+from pallet.fastjson import loads
 from pallet.metadata.db import IntegrityError
 from pallet.values import frozen
 from pallet.engine.env import ContainerEnv

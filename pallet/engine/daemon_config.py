@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pallet.engine.config import ULIMITS, Ulimit, parse_size
-from pallet.engine.fastjson import loads
+from pallet.fastjson import loads
 from pallet.values import frozen
 from pallet.errors import InvalidArgument
 

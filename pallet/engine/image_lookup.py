@@ -13,18 +13,22 @@ re-exports these names.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 
 from pallet.errors import InvalidArgument, NotFound
+from pallet.fastjson import loads
 from pallet.metadata import db as _db
 from pallet.metadata import images as T
 from pallet.metadata import snapshots as S
 from pallet.oci import digest as _digest
 from pallet.oci import reference as _ref
 
-HEX = re.compile(r"[0-9a-f]{1,64}")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_hex_id(text: str) -> bool:
+    """1 to 64 lowercase hex digits: an image id or its prefix."""
+    return 0 < len(text) <= 64 and _HEX.issuperset(text)
 
 
 def resolve(ctx, ref: str) -> T.ImageRow:
@@ -36,7 +40,7 @@ def resolve(ctx, ref: str) -> T.ImageRow:
         row = T.get(conn, ref)
         if row:
             return row
-    if len(ref) == 64 and HEX.fullmatch(ref):
+    if len(ref) == 64 and _is_hex_id(ref):
         row = T.get(conn, "sha256:" + ref)
         if row:
             return row
@@ -56,7 +60,7 @@ def resolve(ctx, ref: str) -> T.ImageRow:
                 if row:
                     return row
     short = ref.removeprefix("sha256:")
-    if HEX.fullmatch(short):
+    if _is_hex_id(short):
         rows = T.by_prefix(conn, short)
         if len(rows) == 1:
             return rows[0]
@@ -66,7 +70,7 @@ def resolve(ctx, ref: str) -> T.ImageRow:
 
 
 def raw_config(ctx, row: T.ImageRow) -> dict:
-    return json.loads(ctx.content.read_bytes(row.id))
+    return loads(ctx.content.read_bytes(row.id))
 
 
 def resolve_for_container(ctx, ref: str) -> dict:

@@ -33,7 +33,7 @@ from pallet.oci import reference as _ref
 
 # The lookups a container needs live in a light module of their own (see its docstring).
 from pallet.engine.image_lookup import (  # noqa: E402,F401  (re-exported)
-    HEX as _HEX, prepare_container_rootfs, raw_config, remove_container_rootfs, resolve, resolve_for_container,
+    prepare_container_rootfs, raw_config, remove_container_rootfs, resolve, resolve_for_container,
 )
 
 

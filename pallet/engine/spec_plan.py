@@ -8,11 +8,11 @@ resolv.conf.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 
 from pallet.engine import spec_builder
+from pallet.fastjson import dumps, loads
 from pallet.engine.config import ULIMITS, ContainerConfig
 from pallet.errors import InvalidArgument, NotFound, WrongState
 
@@ -61,7 +61,7 @@ def _seccomp_uncached(cfg: ContainerConfig, caps: list[str]) -> dict | None:
         if conv is None:
             return None
         try:
-            return conv(json.loads(cfg.seccomp_profile), caps)
+            return conv(loads(cfg.seccomp_profile), caps)
         except ValueError as exc:
             raise InvalidArgument(f"seccomp profile {cfg.seccomp}: {exc}") from None
     default = getattr(sc, "default_profile", None)
@@ -212,7 +212,7 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
                                "options": ["rbind", "ro", "rprivate"]})
     tmp = os.path.join(cdir, "config.json.tmp")
     with open(tmp, "w") as f:
-        json.dump(spec, f)
+        f.write(dumps(spec))  # json.dumps' output without importing json (~6 ms of every run)
     os.replace(tmp, os.path.join(cdir, "config.json"))
     return cdir
 

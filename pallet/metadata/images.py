@@ -7,8 +7,7 @@ maps normalised references (`docker.io/library/busybox:latest`) to it.
 
 from __future__ import annotations
 
-import json
-
+from pallet.fastjson import dumps, loads
 from pallet.values import frozen
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without typing; sqlite3 only names types here (see pallet.metadata.db)
@@ -58,7 +57,7 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM images"
 
 def _row(values) -> ImageRow:
     d = dict(zip(COLUMNS, values))
-    d["layers"] = tuple(json.loads(d["layers"]))
+    d["layers"] = tuple(loads(d["layers"]))
     return ImageRow(**d)
 
 
@@ -68,7 +67,7 @@ def upsert(conn: sqlite3.Connection, row: ImageRow) -> None:
         "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, "
         "manifest_media_type = excluded.manifest_media_type, size = excluded.size, layers = excluded.layers",
         (row.id, row.manifest_digest, row.manifest_media_type, row.created, row.size,
-         json.dumps(list(row.layers)), row.parent, row.added),
+         dumps(list(row.layers)), row.parent, row.added),
     )
 
 

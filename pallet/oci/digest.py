@@ -6,25 +6,23 @@ spec allows it.
 
 from __future__ import annotations
 
-import re
-
 from pallet.errors import InvalidArgument
 
-_ALGOS = {"sha256": 64, "sha512": 128}
-_DIGEST = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)")
+_ALGOS = {"sha256": 64, "sha512": 128}  # the algorithms we accept, with their hex lengths
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_digest(text: str) -> bool:
+    """`algo:hex` with a known algorithm and its length of lowercase hex (no regex: `re` costs ~4 ms of a `run`)."""
+    algo, sep, hex_ = (text or "").partition(":")
+    return bool(sep) and _ALGOS.get(algo) == len(hex_) and _HEX.issuperset(hex_)
 
 
 def validate(digest: str) -> str:
     """Return `digest` if it is `algo:hex` with a known algorithm and length, else raise."""
-    m = _DIGEST.fullmatch(digest or "")
-    if not m or _ALGOS.get(m.group(1)) != len(m.group(2)):
+    if not is_digest(digest):
         raise InvalidArgument(f"invalid digest {digest!r}: expected sha256:<64 hex digits>")
     return digest
-
-
-def is_digest(text: str) -> bool:
-    m = _DIGEST.fullmatch(text or "")
-    return bool(m and _ALGOS.get(m.group(1)) == len(m.group(2)))
 
 
 def hex_of(digest: str) -> str:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 
 from pallet.errors import AlreadyExists, InvalidArgument, NotFound, PalletError, Unavailable
@@ -55,7 +54,13 @@ class _LazyLayer:
 
 _layer = _LazyLayer()
 MAX_LOWER = 500  # overlayfs' own limit on the lower stack
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_KEY_HEAD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_KEY_CHARS = _KEY_HEAD | frozenset("_.-")
+
+
+def _valid_key(key: str) -> bool:
+    """[A-Za-z0-9][A-Za-z0-9_.-]{0,127} without `re` (~4 ms of every `run`)."""
+    return 0 < len(key) <= 128 and key[0] in _KEY_HEAD and _KEY_CHARS.issuperset(key)
 
 
 @frozen
@@ -102,7 +107,7 @@ def dir_usage(path: str) -> Usage:
 
 
 def _check_key(key: str) -> str:
-    if not _KEY.fullmatch(key or ""):
+    if not _valid_key(key or ""):
         raise InvalidArgument(f"invalid snapshot key {key!r}")
     return key
 
@@ -411,6 +416,8 @@ def _rmtree(path: str) -> None:
 
 
 def parse_size(text: str) -> int:
+    import re  # lazily: only --storage-opt size= parses a size
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
     if not m:
         raise InvalidArgument(f"invalid size {text!r}")

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pallet.cli.flags import REMAINDER, FlagError, Parser
-from pallet.engine.fastjson import loads
+from pallet.fastjson import loads
 
 
 def run_parser() -> Parser:

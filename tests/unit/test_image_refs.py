@@ -81,3 +81,28 @@ def test_image_config_keeps_unknown_fields():
         image.ImageConfig.from_bytes(b'{"os": "linux"}')
     with pytest.raises(InvalidArgument, match="not JSON"):
         image.ImageConfig.from_bytes(b"{")
+
+
+def test_fast_checks_agree_with_the_patterns():
+    # the regex-free fast paths of reference and digest must accept exactly what the patterns accept
+    import random
+    import re
+
+    from pallet.oci import digest, reference
+
+    rng = random.Random(7)
+    alphabet = "abcz09AZ_.-/:@é" + "0123456789abcdef"
+    samples = ["", "a", "A", "_x", ".x", "-x", "x" * 128, "x" * 129, "a..b", "a__b", "a___b", "a--b", "a/b", "a//b",
+               "/a", "a/", "ünï", "sha256:" + "a" * 64, "sha256:" + "A" * 64, "sha512:" + "f" * 128, "sha1:" + "a" * 40]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(4000)]
+    old_digest = re.compile(r"([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-f0-9]+)")
+    for s in samples:
+        assert reference._tag_ok(s) == bool(re.fullmatch(reference._PATTERNS["tag"], s)), s
+        assert reference._path_ok(s) == bool(re.fullmatch(reference._PATTERNS["path"], s)), s
+        m = old_digest.fullmatch(s)
+        assert digest.is_digest(s) == bool(m and {"sha256": 64, "sha512": 128}.get(m.group(1)) == len(m.group(2))), s
+    for hexlen in (64, 128):
+        for algo in ("sha256", "sha512"):
+            s = algo + ":" + "0123456789abcdef"[:16] * (hexlen // 16)
+            m = old_digest.fullmatch(s)
+            assert digest.is_digest(s) == bool(m and {"sha256": 64, "sha512": 128}.get(m.group(1)) == hexlen), s

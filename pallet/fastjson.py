@@ -1,4 +1,4 @@
-"""`loads`: json.loads through CPython's C scanner, without importing the json package.
+"""`loads` and `dumps`: json.loads/json.dumps through CPython's C scanner and encoder, without the json package.
 
 `import json` costs ~5-8 ms here because json.decoder imports `re` (which
 brings enum and functools): a third of the imports of `pallet ps` or `stats
@@ -6,7 +6,8 @@ brings enum and functools): a third of the imports of `pallet ps` or `stats
 finish in half of podman's time. The C scanner (`_json.make_scanner`, what
 json.loads runs underneath) needs only a context object; the result is the
 same as json.loads' for every document (objects as dicts, NaN/Infinity
-accepted). Writing JSON still goes through `json` (lazily, on write paths).
+accepted). `dumps` is json.dumps with its defaults through the C encoder
+(`_json.make_encoder`), for the bundle's config.json that every `run` writes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class _Context:
 
 
 try:
+    from _json import encode_basestring_ascii as _encode_str
+    from _json import make_encoder as _make_encoder
     from _json import make_scanner as _make_scanner
 
     _scan = _make_scanner(_Context)
@@ -55,3 +58,18 @@ def loads(text: str | bytes):
 def load_file(path: str):
     with open(path, "rb") as f:
         return loads(f.read())
+
+
+def _not_serializable(o):
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def dumps(obj) -> str:
+    """json.dumps(obj) with its defaults (ASCII, ", " and ": ", circular check, NaN allowed)."""
+    if _scan is None:  # pragma: no cover
+        import json
+
+        return json.dumps(obj)
+    # A fresh markers dict per call: the encoder keeps the ids of the containers it is inside
+    encode = _make_encoder({}, _not_serializable, _encode_str, None, ": ", ", ", False, False, True)
+    return "".join(encode(obj, 0))
