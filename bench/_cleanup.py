@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+
+# The cgroup parents the engines put containers under (cgroupfs drivers): podman's and pallet's.
+ENGINE_PARENTS = ("libpod_parent/conmon", "libpod_parent", "pallet")
 
 
 def unmount_under(path: str) -> None:
@@ -11,3 +15,18 @@ def unmount_under(path: str) -> None:
         mps = [line.split()[4] for line in f]
     for mp in sorted((m for m in mps if m == path or m.startswith(path + "/")), key=len, reverse=True):
         subprocess.run(["umount", "-l", mp], capture_output=True)
+
+
+def engine_parents() -> set[str]:
+    """The engines' parent cgroups that exist now, in every hierarchy."""
+    return {os.path.join("/sys/fs/cgroup", ctrl, sub) for ctrl in os.listdir("/sys/fs/cgroup")
+            for sub in ENGINE_PARENTS if os.path.isdir(os.path.join("/sys/fs/cgroup", ctrl, sub))}
+
+
+def remove_new_parents(before: set[str]) -> None:
+    """rmdir, deepest first, the parents that appeared since `before`; the kernel refuses a busy one."""
+    for d in sorted(engine_parents() - before, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass

@@ -25,7 +25,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import busybox_rootfs  # noqa: E402
-from _cleanup import unmount_under  # noqa: E402
+from _cleanup import engine_parents, remove_new_parents, unmount_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 
@@ -76,6 +76,7 @@ def main() -> int:
     args = ap.parse_args()
     podman = shutil.which("podman") and not args.no_podman
     work = tempfile.mkdtemp(prefix="pallet-bench-")
+    parents_before = engine_parents()
     rootfs = busybox_rootfs.build(os.path.join(work, "rootfs"))
     penv = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     P = [PALLET, "--root", f"{work}/pallet-root", "--runroot", f"{work}/pallet-run"]
@@ -150,6 +151,7 @@ def main() -> int:
                 subprocess.run([*D, "rm", "-f", "-t0", *ids], env=denv, stdout=subprocess.DEVNULL)
             subprocess.run(["podman", "system", "reset", "-f"], env=denv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         unmount_under(work)
+        remove_new_parents(parents_before)  # empty cgroup parents podman and pallet made for this run
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

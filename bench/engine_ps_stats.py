@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import busybox_rootfs  # noqa: E402
-from _cleanup import unmount_under  # noqa: E402
+from _cleanup import engine_parents, remove_new_parents, unmount_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 IMAGE = "bench/busybox:ps-stats"
@@ -79,15 +79,6 @@ def timed(argv: list[str], env=None) -> float:
     return dt
 
 
-def podman_parents() -> list[str]:
-    """podman's cgroupfs parents (libpod_parent/conmon, libpod_parent) in every hierarchy, deepest first."""
-    out = []
-    for ctrl in sorted(os.listdir("/sys/fs/cgroup")):
-        for sub in ("libpod_parent/conmon", "libpod_parent"):
-            out.append(os.path.join("/sys/fs/cgroup", ctrl, sub))
-    return sorted(out, key=len, reverse=True)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=50, help="running containers per engine")
@@ -102,7 +93,7 @@ def main() -> int:
     run = tempfile.mkdtemp(prefix="pallet-bench-ps-", dir="/run")
     pl = [PALLET, "--root", os.path.join(tmp, "root"), "--runroot", os.path.join(run, "runroot")]
     penv = podman_env(tmp, run) if use_podman else None
-    parents_before = {d for d in podman_parents() if os.path.isdir(d)}
+    parents_before = engine_parents()
     try:
         rootfs = busybox_rootfs.build(os.path.join(tmp, "rootfs"))
         tar = sh(["tar", "--numeric-owner", "-C", rootfs, "-c", "."]).stdout
@@ -163,12 +154,7 @@ def main() -> int:
         if use_podman:
             subprocess.run(["podman", "rm", "-f", "-a", "-t", "0"], env=penv, capture_output=True)
             subprocess.run(["podman", "rmi", "-a", "-f"], env=penv, capture_output=True)
-        for d in podman_parents():  # empty cgroup parents podman made for this run
-            if d not in parents_before and os.path.isdir(d):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        remove_new_parents(parents_before)  # empty cgroup parents podman and pallet made for this run
         unmount_under(tmp)
         unmount_under(run)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -96,11 +96,20 @@ class RuncNode:
 
     @staticmethod
     def _rmdirs(dirs: list[str]) -> None:
-        for d in sorted(dirs, key=lambda d: -d.count("/")):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass   # busy: someone else's container lives there too
+        # A just-deleted container's cgroup can linger a moment, keeping its parent busy: retry, bounded.
+        deadline = time.monotonic() + 5
+        while True:
+            left = []
+            for d in sorted(dirs, key=lambda d: -d.count("/")):
+                try:
+                    os.rmdir(d)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(d)  # busy: lingering, or someone else's container lives there too
+            if not left or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
 
     def debug(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [PALLET, "--root", self.paths.pallet_root, "debug", "--state-root", self.paths.root, *argv]
