@@ -13,6 +13,7 @@ import time
 import pytest
 
 from _imagekit import dir_tar, pallet
+from conftest import CGROUP_ROOT, _remove_cgroup_everywhere
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
               pytest.mark.skipif(shutil.which("dockerd") is None or not os.path.exists("/usr/bin/docker"),
@@ -22,6 +23,8 @@ pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory):
     base = tmp_path_factory.mktemp("dockerd")
+    # dockerd makes /docker in every hierarchy for its containers: ours to remove only if it is new
+    docker_cgroup_existed = any(os.path.isdir(os.path.join(CGROUP_ROOT, h, "docker")) for h in os.listdir(CGROUP_ROOT))
     run = f"/run/pallet-test-dockerd-{os.getpid()}"
     os.makedirs(run, exist_ok=True)
     sock = f"unix://{run}/docker.sock"
@@ -45,6 +48,8 @@ def docker(tmp_path_factory):
         proc.wait()
     subprocess.run(["umount", "-R", str(base / "root")], capture_output=True)
     shutil.rmtree(run, ignore_errors=True)
+    if not docker_cgroup_existed:
+        _remove_cgroup_everywhere("/docker")
 
 
 def test_docker_20_10_save_loads_and_pallet_save_loads_in_docker(docker, pallet_dirs, rootfs, tmp_path):
