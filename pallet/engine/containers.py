@@ -8,7 +8,6 @@ so a monitor's cleanup and a user's `rm` never interleave.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 
@@ -16,6 +15,7 @@ from pallet.engine import names, rootfs
 from pallet.engine.config import ContainerConfig, MountSpec
 from pallet.engine.dbconn import write
 from pallet.fastjson import loads
+from pallet.linux.flock import FileLock
 from pallet.metadata.db import IntegrityError
 from pallet.values import frozen
 from pallet.engine.env import ContainerEnv
@@ -52,52 +52,14 @@ class ContainerState:
 # ---------------------------------------------------------------- locks
 
 
-class locked:
-    """`with locked(env, cid):` the container's lock file, flock'ed exclusively; released on close.
-    A class, not @contextmanager: contextlib (with functools and collections) is not on the path of `ps`.
+def locked(env: ContainerEnv, cid: str, wait: float | None = None) -> FileLock:
+    """`with locked(env, cid):` the container's lock file, flock'ed exclusively; released on exit.
 
     `wait` (seconds) bounds the wait for repair commands: the lock of a container whose `run -d` and creator
     were both SIGKILLed stays with its never-started init (which inherited it) until that init is deleted;
-    after `wait` the body runs without the lock (`held` is False) so it can delete that init.
+    after `wait` the body runs without the lock so it can delete that init.
     """
-
-    __slots__ = ("path", "fd", "wait", "held")
-
-    def __init__(self, env: ContainerEnv, cid: str, wait: float | None = None):
-        self.path, self.fd, self.wait, self.held = env.lock_file(cid), -1, wait, False
-
-    def __enter__(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            if self.wait is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self.held = True
-            else:
-                self.held = _flock_within(fd, self.wait)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
-
-    def __exit__(self, *exc) -> bool:
-        os.close(self.fd)
-        self.fd = -1
-        return False
-
-
-def _flock_within(fd: int, wait: float) -> bool:
-    """flock(LOCK_EX) on `fd`, polling for at most `wait` seconds; whether it was taken."""
-    deadline = time.monotonic() + wait
-    delay = 0.005
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+    return FileLock(env.lock_file(cid), wait=wait)
 
 
 # ---------------------------------------------------------------- processes

@@ -25,6 +25,7 @@ import fcntl
 import os
 
 from pallet.errors import InvalidArgument, NotFound
+from pallet.linux.flock import FileLock
 from pallet.oci import digest as _digest
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms on the path of `run`)
@@ -32,30 +33,6 @@ if TYPE_CHECKING:
     from typing import BinaryIO, Iterator
 
 CHUNK = 1 << 20
-
-
-class _Flock:
-    """flock(2) on a lock file for the `with` block. A class, not @contextmanager: contextlib is ~1 ms
-    of imports on the path of every `run` (which opens this store but takes no lock)."""
-
-    __slots__ = ("path", "op", "fd")
-
-    def __init__(self, path: str, op: int):
-        self.path, self.op, self.fd = path, op, -1
-
-    def __enter__(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, self.op)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
-
-    def __exit__(self, *exc) -> bool:
-        os.close(self.fd)
-        self.fd = -1
-        return False
 
 
 def _rmtree(path: str) -> None:
@@ -217,11 +194,11 @@ class ContentStore:
     # -- GC support ------------------------------------------------------
     def lease(self) -> "_Flock":
         """`with store.lease():` a shared lock held by writers for their whole run; GC excludes them."""
-        return _Flock(self._lock_path, fcntl.LOCK_SH)
+        return FileLock(self._lock_path, fcntl.LOCK_SH)
 
     def exclusive(self) -> "_Flock":
         """`with store.exclusive():` the exclusive lock for GC: waits for in-flight writers to finish."""
-        return _Flock(self._lock_path, fcntl.LOCK_EX)
+        return FileLock(self._lock_path, fcntl.LOCK_EX)
 
     def clean_stale_ingests(self) -> int:
         """Remove ingest dirs whose writer process is gone; return how many."""
