@@ -116,16 +116,15 @@ def cmd_wait(opts, argv):
     return each(ns.containers, lambda r: lifecycle.wait(env, r), show=lambda _ref, code: code)
 
 
-def _filters(values: list[str]) -> list[tuple[str, str]]:
-    from pallet.errors import InvalidArgument
+PS_FILTERS = ("id", "name", "status", "label", "ancestor", "exited", "before", "since", "volume")
 
-    out = []
-    for v in values:
-        k, eq, val = v.partition("=")
-        if not eq or k not in ("id", "name", "status", "label", "ancestor", "exited", "before", "since", "volume"):
-            raise InvalidArgument(f"invalid filter {v!r}")
-        out.append((k, val))
-    return out
+
+def _filters(values: list[str]) -> list[tuple[str, str]]:
+    if not values:
+        return []
+    from pallet.engine.filters import parse_filters
+
+    return [(k, v) for k, vs in parse_filters(values, PS_FILTERS).items() for v in vs]
 
 
 def _matches(st, filters) -> bool:

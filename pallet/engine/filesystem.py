@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pallet.engine import containers, rootfs
+from pallet.engine.filters import parse_filters
 from pallet.engine.containers import ACTIVE, ContainerState
 from pallet.errors import InvalidArgument, NotFound, PalletError, WrongState
 
@@ -588,12 +589,7 @@ def _until(value: str) -> float:
 
 def prune(env, filters: list[str] = ()) -> tuple[list[str], int]:
     """Remove every stopped (exited or created) container matching `filters`; (ids, bytes reclaimed)."""
-    flt: dict[str, list[str]] = {}
-    for f in filters:
-        k, eq, v = f.partition("=")
-        if not eq or k not in PRUNE_FILTERS:
-            raise InvalidArgument(f"invalid filter {f!r}: expected {', '.join(k + '=...' for k in PRUNE_FILTERS)}")
-        flt.setdefault(k, []).append(v)
+    flt = parse_filters(filters, PRUNE_FILTERS)
     until = min((_until(v) for v in flt.get("until", ())), default=None)
     removed, freed = [], 0
     for st in containers.list_states(env):

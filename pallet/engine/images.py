@@ -22,6 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from pallet.engine.filters import parse_filters
 from pallet.errors import Conflict, InvalidArgument, NotFound, PalletError
 from pallet.metadata import db as _db
 from pallet.metadata import images as T
@@ -468,7 +469,7 @@ def list_images(ctx, *, all: bool = False, filters: list[str] = ()) -> list[Imag
     """One summary per (image, name); an image without names appears once as <none>:<none>."""
     names = T.all_names(ctx.db)
     rows = T.all_rows(ctx.db)
-    flt = _parse_filters(filters)
+    flt = parse_filters(filters, FILTER_KEYS)
     out = []
     for row in rows:
         labels = {}
@@ -485,16 +486,6 @@ def list_images(ctx, *, all: bool = False, filters: list[str] = ()) -> list[Imag
 
 
 FILTER_KEYS = ("dangling", "label", "before", "since", "reference")
-
-
-def _parse_filters(filters) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for f in filters:
-        k, eq, v = f.partition("=")
-        if not eq or k not in FILTER_KEYS:
-            raise InvalidArgument(f"invalid filter {f!r}: expected KEY=VALUE with KEY in {', '.join(FILTER_KEYS)}")
-        out.setdefault(k, []).append(v)
-    return out
 
 
 def _match(ctx, e: ImageSummary, flt: dict) -> bool:
@@ -712,7 +703,7 @@ def _clean_tmp(ctx) -> None:
 def prune(ctx, *, all: bool = False, filters: list[str] = ()) -> tuple[list[tuple[str, str]], int]:
     """`image prune`: dangling images (all unused ones with `all`), then GC. Returns (actions, bytes)."""
     out = []
-    flt = _parse_filters(filters)
+    flt = parse_filters(filters, FILTER_KEYS)
     users = {r.image_id for r in S.all_rows(ctx.db)}
     names = T.all_names(ctx.db)
     for row in T.all_rows(ctx.db):

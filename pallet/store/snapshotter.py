@@ -190,12 +190,7 @@ class OverlaySnapshotter:
             applied = _layer.apply_tar(src, os.path.join(stage, "diff"), size=size, compression=compression,
                                        blob_writer=blob_writer, what=what, expected_diff_id=expected_diff_id,
                                        split_path=split_path, blob_only_if_compressed=blob_only_if_compressed)
-            if split_path and not applied.split_ok:
-                os.unlink(split_path)
-            if chain_id is None:
-                chain_id = chain_of(parent, applied.diff_id)
-            self._finish_stage(stage, chain_id, parent)
-            return applied
+            return self._commit_applied(stage, applied, split_path, chain_id, parent)
         finally:
             if os.path.exists(stage):
                 _rmtree(stage)
@@ -210,6 +205,13 @@ class OverlaySnapshotter:
         finally:
             if os.path.exists(stage):
                 _rmtree(stage)
+
+    def _commit_applied(self, stage: str, applied, split_path: str, chain_id: str | None, parent: str):
+        """A staged layer's last step: drop a tar-split that cannot rebuild the blob, name it, commit it."""
+        if split_path and not applied.split_ok:
+            os.unlink(split_path)
+        self._finish_stage(stage, chain_of(parent, applied.diff_id) if chain_id is None else chain_id, parent)
+        return applied
 
     def _finish_stage(self, stage: str, chain_id: str, parent: str) -> None:
         short = os.urandom(5).hex().upper()
@@ -469,12 +471,7 @@ class VfsSnapshotter(OverlaySnapshotter):
                 os.mkdir(diff, 0o755)
             merge_layer(only, diff)
             _rmtree(only)
-            if split_path and not applied.split_ok:
-                os.unlink(split_path)
-            if chain_id is None:
-                chain_id = chain_of(parent, applied.diff_id)
-            self._finish_stage(stage, chain_id, parent)
-            return applied
+            return self._commit_applied(stage, applied, split_path, chain_id, parent)
         finally:
             if os.path.exists(stage):
                 _rmtree(stage)
