@@ -50,6 +50,13 @@ def loads(text: str | bytes):
         obj, end = _scan(text, start)
     except StopIteration as exc:
         raise ValueError(f"Expecting value: char {exc.value}") from None
+    except SystemError:
+        # CPython 3.11's scanner raises its syntax errors as json.decoder.JSONDecodeError, looked up in
+        # sys.modules only: without json.decoder imported it sets no exception (SystemError). This is the error
+        # path only: let json say what is wrong, as a ValueError.
+        import json
+
+        return json.loads(text)
     if text[end:].strip(_WS):
         raise ValueError(f"Extra data: char {end}")
     return obj
@@ -64,12 +71,13 @@ def _not_serializable(o):
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def dumps(obj) -> str:
-    """json.dumps(obj) with its defaults (ASCII, ", " and ": ", circular check, NaN allowed)."""
+def dumps(obj, separators: tuple[str, str] = (", ", ": ")) -> str:
+    """json.dumps(obj, separators=...) with its other defaults (ASCII, circular check, NaN allowed)."""
+    item_sep, key_sep = separators
     if _scan is None:  # pragma: no cover
         import json
 
-        return json.dumps(obj)
+        return json.dumps(obj, separators=separators)
     # A fresh markers dict per call: the encoder keeps the ids of the containers it is inside
-    encode = _make_encoder({}, _not_serializable, _encode_str, None, ": ", ", ", False, False, True)
+    encode = _make_encoder({}, _not_serializable, _encode_str, None, key_sep, item_sep, False, False, True)
     return "".join(encode(obj, 0))

@@ -7,7 +7,7 @@ API (later) shares them.
 
 from __future__ import annotations
 
-from pallet.fastjson import loads
+from pallet.fastjson import dumps, loads
 from pallet.values import as_dict, fields_of, frozen
 from pallet.errors import InvalidArgument
 
@@ -231,9 +231,7 @@ class ContainerConfig:
         return self.entrypoint + self.cmd
 
     def to_json(self) -> str:
-        import json
-
-        return json.dumps(as_dict(self), separators=(",", ":"))
+        return dumps(as_dict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

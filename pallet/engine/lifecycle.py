@@ -14,12 +14,12 @@ deletes the runtime state, unmounts, and applies --rm and restart policies.
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import sys
 import time
 
+from pallet import fastjson
 from pallet.engine import containers, rootfs, spec_plan
 from pallet.engine.containers import ACTIVE, ContainerState, locked
 from pallet.engine.dbconn import write
@@ -407,7 +407,7 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
             if st.config.auto_remove:
                 containers.remove(env, st.id, force=True, volumes=True, resolved=True)
             raise exc
-        write_atomic(env.exit_file(st.id), json.dumps({"exit_code": code, "finished_at": time.time()}).encode())
+        write_atomic(env.exit_file(st.id), fastjson.dumps({"exit_code": code, "finished_at": time.time()}).encode())
         cleanup(env, st.id, foreground=True)
         return code
 

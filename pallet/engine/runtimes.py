@@ -19,10 +19,9 @@ library is selected when present (see `open_runtime`).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
+from pallet import fastjson
 from pallet.errors import InvalidArgument, NotFound, PalletError, Unavailable
 
 
@@ -46,16 +45,15 @@ class Runtime:  # a protocol in intent; no typing.Protocol base: `import typing`
     def update(self, cid: str, resources: dict) -> None: ...
 
 
-_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
-
-
 def runtime_message(stderr: str) -> str:
     """The last error line of a runtime's stderr, without logrus decoration."""
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
     last = lines[-1]
-    m = _MSG.search(last)
+    import re  # lazily: only on a runtime's error, off every `run`'s import path
+
+    m = re.search(r'msg="((?:[^"\\]|\\.)*)"', last)
     if m:
         return m.group(1).replace('\\"', '"').replace("\\\\", "\\")
     return last.strip()
@@ -107,7 +105,7 @@ class BinaryRuntime:
         proc = subprocess.run([*self._base(), "state", cid], capture_output=True, text=True)
         if proc.returncode != 0:
             return None
-        return json.loads(proc.stdout)
+        return fastjson.loads(proc.stdout)
 
     def pause(self, cid: str) -> None:
         self._call("pause", cid, what="pause", cid=cid)
@@ -117,7 +115,7 @@ class BinaryRuntime:
 
     def ps(self, cid: str) -> list[int]:
         out = self._call("ps", "--format", "json", cid, what="ps", cid=cid)
-        return json.loads(out or "[]") or []
+        return fastjson.loads(out or "[]") or []
 
     def exec_argv(self, cid: str, process_file: str, detach: bool, pid_file: str = "", *, log: str = "") -> list[str]:
         args = [*self._logged(log), "exec", "--process", process_file]
@@ -132,7 +130,7 @@ class BinaryRuntime:
 
         proc = subprocess.run(
             [*self._base(), "update", "--resources", "-", cid],
-            input=json.dumps(resources), capture_output=True, text=True,
+            input=fastjson.dumps(resources), capture_output=True, text=True,
         )
         if proc.returncode != 0:
             raise RuntimeError_(f"{self.name} update {cid[:12]}: {runtime_message(proc.stderr)}")
@@ -360,7 +358,7 @@ class LibraryRuntime:
         from pallet.runtime.update import read_resources, update
 
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-            json.dump(resources, f)
+            f.write(fastjson.dumps(resources))
             f.flush()
             changes = read_resources(f.name)
         self._wrap("update", cid, update, self.state_root, cid, changes)

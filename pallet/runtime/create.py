@@ -121,6 +121,7 @@ def _own_bounding_set() -> int:
 
 
 def create(opts: CreateOptions) -> st.ContainerState:
+    mark("create")
     bundle = os.path.abspath(opts.bundle)
     if not os.path.isdir(bundle):
         raise NotFound(f"bundle {bundle}: no such directory")
@@ -131,6 +132,7 @@ def create(opts: CreateOptions) -> st.ContainerState:
     rootfs_path = spec.root.path if spec.root.path.startswith("/") else os.path.join(bundle, spec.root.path)
     if not os.path.isdir(rootfs_path):
         raise InvalidArgument(f"config.json: root.path: {rootfs_path}: no such directory")
+    mark("spec read")
     par.require_single_thread(f"create {opts.id}")
     os.makedirs(opts.root, 0o711, exist_ok=True)
     cdir = st.container_dir(opts.root, opts.id)
@@ -169,6 +171,7 @@ def _launch(opts: CreateOptions, spec: Spec, raw: dict, bundle: str, rootfs_path
     stage1_pid = init_pid = None
     cgroup = None
     try:
+        mark("launch")
         fifo = os.path.join(cdir, st.EXEC_FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not the umask's: the init may write it as another (mapped) user

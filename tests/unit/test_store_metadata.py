@@ -47,3 +47,26 @@ def test_parallel_openers_migrate_once(tmp_path):
         t.join()
     assert errors == []
     assert len(images.names_of(conn, "sha256:x")) == 8
+
+
+def test_sqlite_module_loads_without_functools_and_caches_statements(tmp_path):
+    # pallet.metadata.db gives _sqlite3 a stand-in for functools.lru_cache (functools brings collections,
+    # ~4 ms of every command); statements must still work, repeated and concurrently in use.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pallet.metadata import db; assert 'functools' not in sys.modules, 'functools loaded'\n"
+        f"conn = db.open_db({str(tmp_path)!r})\n"
+        "conn.execute('CREATE TABLE t (x INTEGER)')\n"
+        "for i in range(300): conn.execute('INSERT INTO t VALUES (?)', (i,))\n"
+        "outer = conn.execute('SELECT x FROM t ORDER BY x')\n"
+        "inner = [conn.execute('SELECT x FROM t ORDER BY x').fetchone()[0] for _ in range(3)]\n"
+        "assert inner == [0, 0, 0] and [r[0] for r in outer] == list(range(300))\n"
+        "for i in range(200): conn.execute(f'SELECT {i}').fetchone()\n"  # more distinct statements than the cache holds
+        "import functools; assert hasattr(functools, 'reduce'), 'the stand-in stayed'\n"
+        "print('ok')"
+    )
+    r = subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path[:0] = " + repr(sys.path) + "\n" + code],
+                       capture_output=True, text=True)
+    assert r.stdout.strip() == "ok", r.stderr

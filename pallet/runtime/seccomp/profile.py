@@ -16,13 +16,13 @@ kernel). Docker's semantics, kept here:
 
 from __future__ import annotations
 
-import json
 import os
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~4 ms)
 if TYPE_CHECKING:
     from typing import Any
 
 from pallet.errors import InvalidArgument
+from pallet.fastjson import loads
 
 # uname machine -> (Go's GOARCH name, Docker's arch names that match it)
 GOARCH: dict[str, str] = {
@@ -75,8 +75,8 @@ def _rule_out(names: list[str], action: str, r: dict) -> dict:
 
 def default_profile(capabilities: list[str] | None = None, arch: str | None = None, kernel: str | None = None) -> dict:
     """pallet's Docker-equivalent default profile as OCI `linux.seccomp`, for these effective capabilities."""
-    with open(_DEFAULT_PATH) as f:
-        data = json.load(f)
+    with open(_DEFAULT_PATH, "rb") as f:
+        data = loads(f.read())
     arch = arch or os.uname().machine
     goarch = _goarch(arch)
     caps = _cap_set(capabilities)
