@@ -27,7 +27,18 @@ def run() -> int:
     bundle.install()
     from pallet.cli.main import main
 
-    return main()
+    return exit_now(main())
+
+
+def exit_now(code: int) -> int:
+    """End the process once the streams are flushed, skipping the interpreter's teardown (module by module,
+    ~1.5-2 ms of every command): a command has closed its files and its database by now (cli.main)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`pallet ps | head -1`): exit as the interpreter would
+            code = code or 120
+    os._exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,14 @@ def run() -> int:
     bundle.install()
     from pallet.runtime.cli import main
 
-    return main()
+    code = main()
+    # The interpreter's teardown (module by module) is ~1.5 ms of every command: our files are closed by now.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: exit as the interpreter would
+            code = code or 120
+    os._exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":
