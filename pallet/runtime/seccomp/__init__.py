@@ -19,7 +19,12 @@ Only program.py is imported eagerly: the child must not import anything.
 
 from __future__ import annotations
 
+import os
+
 from pallet.runtime.seccomp.program import SeccompProgram, install_filter
+
+# What default_profile() reads: a cache of its result is keyed by these files (pallet.engine.spec_plan)
+DEFAULT_PROFILE_SOURCES = tuple(os.path.join(os.path.dirname(__file__), n) for n in ("default.json", "profile.py"))
 
 
 def compile_filter(seccomp_json: dict, **kw) -> SeccompProgram:
