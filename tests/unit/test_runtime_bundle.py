@@ -70,3 +70,14 @@ def test_a_missing_or_foreign_file_is_ignored(tmp_path):
         print(bundle.install(sys.argv[1]), bundle.install(sys.argv[2]))
     """, str(tmp_path / "missing"), str(tmp_path / "foreign"))
     assert out == "False False"
+
+
+def test_bundled_code_has_no_docstrings_and_runs_unoptimized(tmp_path):
+    out = run_py("""
+        bundle.build(sys.argv[1])
+        bundle.install(sys.argv[1])
+        import pallet.runtime.state as state
+        print(type(state.__spec__.loader).__name__, state.__doc__, state.write_atomic.__doc__, sys.flags.optimize)
+        state.validate_id("ok-1")
+    """, str(tmp_path / "bundle"))
+    assert out == "_Finder None None 0"
