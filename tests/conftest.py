@@ -164,6 +164,54 @@ def shared_cgroup_parents():
             pass  # busy or already gone
 
 
+# Host sysctls a container engine (or a daemon a test starts: dockerd turns on forwarding unless told not to)
+# could change for good. Every test must leave them as it found them; a change is undone and fails the test.
+GUARDED_SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/forwarding", "net/ipv6/conf/all/forwarding",
+                   "vm/swappiness", "vm/overcommit_memory", "kernel/msgmax", "kernel/msgmnb", "kernel/shmmax",
+                   "kernel/shmall", "kernel/sem", "kernel/domainname", "kernel/hostname", "net/core/somaxconn",
+                   "fs/mqueue/msg_max")
+
+
+def _read_sysctls() -> dict[str, str]:
+    values = {}
+    for name in GUARDED_SYSCTLS:
+        try:
+            with open(f"/proc/sys/{name}") as f:
+                values[name] = f.read()
+        except OSError:
+            pass
+    return values
+
+
+def _restore_changed(before: dict[str, str]) -> dict[str, tuple[str, str]]:
+    changed = {k: (v, now) for k, v in before.items() if (now := _read_sysctls().get(k, v)) != v}
+    for name, (old, _) in changed.items():
+        try:
+            with open(f"/proc/sys/{name}", "w") as f:
+                f.write(old)
+        except OSError:
+            pass
+    return changed
+
+
+@pytest.fixture(autouse=True)
+def host_sysctls_unchanged():
+    before = _read_sysctls()
+    yield
+    changed = _restore_changed(before)
+    assert not changed, f"the test changed host sysctls (restored): {changed}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_sysctls_unchanged_by_the_session():
+    """The same over the whole session: a module- or session-scoped fixture (a daemon) changes them outside
+    any one test's bracket."""
+    before = _read_sysctls()
+    yield
+    changed = _restore_changed(before)
+    assert not changed, f"the session changed host sysctls (restored): {changed}"
+
+
 @pytest.fixture
 def cgroup_path(request):
     """A unique cgroup parent "/pallet-test-<hex>", removed (with its tasks

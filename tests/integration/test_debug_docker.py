@@ -177,7 +177,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         [DOCKERD, "--config-file", str(base / "daemon.json"), "--containerd", str(sock),
          "--data-root", str(data_root), "--exec-root", str(exec_root), "-H", host,
          "--pidfile", str(base / "run/docker.pid"), "--iptables=false", "--ip-masq=false",
-         "--bridge=none", "--storage-driver", "overlay2"],
+         "--ip-forward=false", "--bridge=none", "--storage-driver", "overlay2"],
         stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     cleanup.add(lambda: _stop(dockerd))
     env = {**os.environ, "DOCKER_HOST": host}

@@ -30,7 +30,7 @@ def docker(tmp_path_factory):
     sock = f"unix://{run}/docker.sock"
     proc = subprocess.Popen(["dockerd", "--data-root", str(base / "root"), "--exec-root", f"{run}/exec",
                              "--pidfile", f"{run}/d.pid", "-H", sock, "--bridge=none", "--iptables=false",
-                             "--ip6tables=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--ip6tables=false", "--ip-forward=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cli = ["/usr/bin/docker", "-H", sock]
     for _ in range(60):
         if subprocess.run(cli + ["version"], capture_output=True).returncode == 0:
