@@ -44,6 +44,8 @@ def cmd_stop(opts, argv):
     p.add_argument("-s", "--signal", default=None)
     p.add_argument("containers", nargs="+")
     ns = p.parse_args(argv)
+    if not _valid_signal(ns.signal):
+        return 125
     from pallet.engine import lifecycle
 
     env = open_env(opts)
@@ -66,10 +68,26 @@ def cmd_kill(opts, argv):
     p.add_argument("-s", "--signal", default="SIGKILL")
     p.add_argument("containers", nargs="+")
     ns = p.parse_args(argv)
+    if not _valid_signal(ns.signal):
+        return 125
     from pallet.engine import lifecycle
 
     env = open_env(opts)
     return each(ns.containers, lambda r: lifecycle.kill(env, r, ns.signal))
+
+
+def _valid_signal(value: str | None) -> bool:
+    """A bad -s is one line before any container is touched (the runtime would name the container, per one)."""
+    if value is None:
+        return True
+    from pallet.runtime.signals import parse
+
+    try:
+        parse(value)
+    except PalletError:
+        sys.stderr.write(f"Error: invalid signal: {value}\n")
+        return False
+    return True
 
 
 def cmd_pause(opts, argv, verb="pause"):
@@ -101,8 +119,13 @@ def cmd_rename(opts, argv):
     p.add_argument("new_name")
     ns = p.parse_args(argv)
     from pallet.engine import containers
+    from pallet.errors import Conflict
 
-    containers.rename(open_env(opts), ns.container, ns.new_name)
+    env = open_env(opts)
+    st = containers.get(env, ns.container)
+    if ns.new_name.removeprefix("/") == st.name:  # Docker's refusal: nothing would change
+        raise Conflict(f"container {st.name}: renaming a container with the same name as its current name")
+    containers.rename(env, st.id, ns.new_name)
     return 0
 
 
@@ -204,6 +227,7 @@ def cmd_inspect(opts, argv):
     ns = p.parse_args(argv)
     from pallet.engine import containers
     from pallet.engine.inspect import inspect
+    from pallet.errors import NotFound
 
     env = open_env(opts)
 
@@ -214,7 +238,7 @@ def cmd_inspect(opts, argv):
             return volumes.inspect(env, volumes.get(env, ref))
         try:
             st = containers.get(env, ref)
-        except PalletError:
+        except NotFound:  # only then an image, as Docker: an ambiguous container prefix is an error of its own
             img = _inspect_image(opts, ref) if ns.type in ("", "image") else None
             if img is None:
                 raise
@@ -256,6 +280,8 @@ def cmd_logs(opts, argv):
 
     env = open_env(opts)
     st = containers.get(env, ns.container)
+    if st.config.log_driver == "none":
+        raise InvalidArgument(f"container {st.name}: configured logging driver \"none\" does not support reading")
     try:
         tail = -1 if ns.tail == "all" else int(ns.tail)
     except ValueError:
@@ -313,42 +339,41 @@ def cmd_exec(opts, argv):
     env = open_env(opts)
     try:
         return execs.exec_in(env, ns.container, ns.command, detach=ns.detach, tty=ns.tty, interactive=ns.interactive,
-                             env_vars=[e if "=" in e else f"{e}={os.environ.get(e, '')}" for e in ns.env],
+                             env_vars=_exec_env(ns.env),
                              user=ns.user, workdir=ns.workdir, privileged=ns.privileged)
     except StartError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return exc.exit_code
 
 
+def _exec_env(values: list[str]) -> list[str]:
+    """-e NAME=VALUE as is; -e NAME takes our value, and stays unset when we have none (Docker's docs)."""
+    from pallet.errors import InvalidArgument
+
+    out = []
+    for e in values:
+        name, eq, _ = e.partition("=")
+        if not name:
+            raise InvalidArgument(f"invalid environment variable {e!r} for -e: expected NAME=VALUE or NAME")
+        if eq:
+            out.append(e)
+        elif name in os.environ:
+            out.append(f"{name}={os.environ[name]}")
+    return out
+
+
 def cmd_top(opts, argv):
     p = parser("top")
     p.add_argument("container")
-    p.add_argument("ps_args", nargs="*")
+    p.add_argument("ps_args", nargs="...")  # Docker's `top CONTAINER [ps OPTIONS]`: the rest goes to ps
     ns = p.parse_args(argv)
-    from pallet.engine import containers
-    from pallet.errors import WrongState
+    from pallet.engine.top import top
 
-    env = open_env(opts)
-    st = containers.get(env, ns.container)
-    if st.status not in ("running", "paused"):
-        raise WrongState(f"container {st.name} is {'stopped' if st.status == 'exited' else st.status}: cannot list its processes")
-    pids = env.runtime(st.config.runtime).ps(st.id)
-    rows = []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                status = dict(line.split(":", 1) for line in f if ":" in line)
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = (int(stat[11]) + int(stat[12])) // ticks
-        rows.append({"UID": status.get("Uid", "").split()[0], "PID": str(pid), "PPID": stat[1],
-                     "TIME": f"{cpu // 3600:02d}:{cpu // 60 % 60:02d}:{cpu % 60:02d}", "CMD": cmd or status.get("Name", "").strip()})
-    print_table(rows, [("UID", "UID"), ("PID", "PID"), ("PPID", "PPID"), ("TIME", "TIME"), ("CMD", "CMD")])
+    titles, rows = top(open_env(opts), ns.container, ns.ps_args)
+    # docker top's tabwriter: columns at least 20 wide, 3 spaces of padding, the last one unpadded
+    widths = [max(20, max([len(t)] + [len(r[i]) for r in rows if i < len(r)]) + 3) for i, t in enumerate(titles)]
+    for line in [titles] + rows:
+        print("".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + line[-1])
     return 0
 
 
@@ -428,12 +453,14 @@ def _other_module(verb: str) -> str:
 def cmd_attach(opts, argv):
     p = parser("attach")
     p.add_argument("--no-stdin", action="store_true")
-    p.add_argument("--sig-proxy", default="true")
+    p.add_argument("--sig-proxy", action="store_true", default=True)  # --sig-proxy=false turns it off
+    p.add_argument("--detach-keys", default="ctrl-p,ctrl-q")
     p.add_argument("container")
     ns = p.parse_args(argv)
     from pallet.engine import attach
 
-    return attach.attach(open_env(opts), ns.container, stdin=not ns.no_stdin)
+    return attach.attach(open_env(opts), ns.container, stdin=not ns.no_stdin, detach_keys=ns.detach_keys,
+                         sig_proxy=ns.sig_proxy)
 
 
 def cmd_mount(opts, argv, verb="mount"):
@@ -498,6 +525,9 @@ def cmd_update(opts, argv):
     p.add_argument("--restart", default="")
     p.add_argument("containers", nargs="+")
     ns = p.parse_args(argv)
+    if not any((ns.memory, ns.memory_swap, ns.cpus, ns.cpu_shares, ns.pids_limit, ns.restart)):
+        sys.stderr.write("Error: you must provide one or more flags when using this command\n")
+        return 1
     from pallet.engine import lifecycle
 
     env = open_env(opts)

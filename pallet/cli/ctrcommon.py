@@ -71,9 +71,8 @@ def inspect_each(refs: list[str], fn, fmt: str) -> int:
 def open_env(opts: GlobalOptions):
     from pallet.engine.env import open_env as _open
 
-    explicit = any(a == "--config" or a.startswith("--config=") for a in sys.argv[1:3])
     return _open(root=opts.root, runroot=opts.runroot, config=opts.config, runtime=opts.runtime,
-                 config_required=explicit)
+                 config_required=opts.config_set)
 
 
 def fail(msg: str, code: int = 1) -> int:
@@ -117,25 +116,30 @@ def _fallback_render(template: str, data) -> str:
     return re.sub(r"\{\{(.*?)\}\}", sub, text)
 
 
+def strict_row(row: dict):
+    """A listing row whose unknown `{{.Field}}` is an error, as Docker's row structs (a plain map prints
+    `<no value>`, hiding a typo); `{{json .}}` still sees the dict."""
+    from pallet.cli.gotemplate import TemplateExecError
+    from pallet.cli.gotemplate.execute import FieldSource
+
+    class Row(dict, FieldSource):
+        def template_field(self, name: str, args: list):
+            if name in self and not args:
+                return self[name]
+            raise TemplateExecError(f"template: :1: executing \"\" at <.{name}>: can't evaluate field {name} "
+                                    "in type *formatter.Context")
+
+    return Row(row)
+
+
 def print_table(rows: list[dict], columns: list[tuple[str, str]], fmt: str = "") -> None:
     """Docker's table output, or `--format` (with `table` prefix for headers, `json` for JSON lines)."""
-    if fmt == "json":
-        import json  # only here: `ps`'s table must not import json (and re with it)
+    if fmt and fmt != "table":
+        # Docker's formatter: `\t`/`\n` escapes, tabwriter columns under `table`, `json` as {{json .}}
+        from pallet.cli.gotemplate import format_rows
 
-        for r in rows:
-            print(json.dumps(r))
-        return
-    if fmt:
-        header = fmt.startswith("table")
-        body = fmt[5:].lstrip() if header else fmt
-        if header:
-            import re
-
-            heads = dict(columns)
-            print(re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: heads.get(m.group(1), m.group(1).upper()),
-                         body.replace("\\t", "\t")))
-        for r in rows:
-            print(render(body, r))
+        default = "table " + "\t".join("{{.%s}}" % k for k, _ in columns)
+        sys.stdout.write(format_rows(fmt, [strict_row(r) for r in rows], default, dict(columns)))
         return
     keys = [k for k, _ in columns]
     heads = [h for _, h in columns]

@@ -110,6 +110,8 @@ class Parser:
                     else:
                         raise FlagError(f"{self.prog}: flag needs an argument: {name}")
                     self._store(values, flag, name, value)
+                elif eq and flag.action == "store_true" and inline.lower() in ("true", "false", "1", "0"):
+                    values[flag.dest] = inline.lower() in ("true", "1")  # Go's `--rm=false`, `--sig-proxy=false`
                 elif eq:
                     raise FlagError(f"{self.prog}: flag takes no value: {name}")
                 else:

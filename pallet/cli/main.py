@@ -32,11 +32,20 @@ VERBS: dict[str, str] = {
 
 GLOBAL_FLAGS_WITH_VALUE = {"--root", "--runroot", "--log-level", "--config", "--runtime"}
 GLOBAL_SWITCHES = {"--debug", "-D"}
+VERSION_FLAGS = {"--version", "-v"}  # podman's: "pallet version X", as the first line of `pallet version`
+# podman's levels (Docker's are a subset); pallet logs nothing more at any level, but a typo is still an error
+LOG_LEVELS = {"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"}
 
-USAGE = """Usage: pallet [--root DIR] [--runroot DIR] [--config FILE] COMMAND [ARGS...]
+USAGE = """Usage: pallet [--root DIR] [--runroot DIR] [--config FILE] [--runtime NAME] [--log-level LEVEL] [-D]
+              COMMAND [ARGS...]
+       pallet --version
 
 A daemonless container engine. Run 'pallet COMMAND --help' for a command's flags.
 """
+
+
+class UsageError(Exception):
+    """A bad global flag: one line on stderr, exit 125 (as podman and Docker)."""
 
 
 def _split_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -47,13 +56,18 @@ def _split_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
         name, eq, inline = arg.partition("=")
         if name in GLOBAL_FLAGS_WITH_VALUE:
             if eq:
-                values[name] = inline
+                value = inline
                 i += 1
             elif i + 1 < len(argv):
-                values[name] = argv[i + 1]
+                value = argv[i + 1]
                 i += 2
             else:
-                raise SystemExit(f"pallet: flag needs an argument: {name}")
+                raise UsageError(f"flag needs an argument: {name}")
+            if not value:  # `--root ''` must not mean the default root (nor the current directory)
+                raise UsageError(f"flag {name} needs a non-empty value")
+            if name == "--log-level" and value.lower() not in LOG_LEVELS:
+                raise UsageError(f"invalid --log-level {value!r}: use one of {', '.join(sorted(LOG_LEVELS))}")
+            values[name] = value
         elif arg in GLOBAL_SWITCHES:
             values["--debug"] = "1"
             i += 1
@@ -64,7 +78,16 @@ def _split_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    flags, rest = _split_globals(argv)
+    try:
+        flags, rest = _split_globals(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"pallet: {exc}\n")
+        return 125
+    if rest and rest[0] in VERSION_FLAGS:
+        from pallet.cli.version import version_line
+
+        sys.stdout.write(version_line() + "\n")
+        return 0
     if not rest or rest[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE + "\nCommands:\n  " + "\n  ".join(sorted(VERBS)) + "\n")
         return 0

@@ -86,11 +86,15 @@ def _env_files(paths: list[str]) -> list[str]:
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
-                out.append(line if "=" in line else f"{line}={os.environ.get(line, '')}")
+                out.append(_env_value(line, f"--env-file {p}"))
     return out
 
 
-def _env_value(e: str) -> str:
+def _env_value(e: str, flag: str = "-e") -> str:
+    if not e or e.startswith("="):
+        from pallet.errors import InvalidArgument
+
+        raise InvalidArgument(f"invalid environment variable {e!r} for {flag}: expected NAME=VALUE or NAME")
     return e if "=" in e else f"{e}={os.environ.get(e, '')}"
 
 
@@ -122,8 +126,14 @@ def to_kwargs(ns, env) -> dict:
         elif opt in ("no-new-privileges=false", "no-new-privileges:false"):
             nnp = False
         elif key in ("label", "apparmor"):
+            if key == "label" and val.partition(":")[0] not in _LABEL_KEYS:
+                raise InvalidArgument(f"invalid --security-opt {opt!r}: label takes user:, role:, type:, level:, "
+                                      "filetype:, disable or nested")
             sec_rest.append(opt)
-            sys.stderr.write(f"WARNING: --security-opt {opt}: {'SELinux' if key == 'label' else 'AppArmor'} is not enabled on this host; ignored\n")
+            lsm = "SELinux" if key == "label" else "AppArmor"
+            enabled = os.path.exists("/sys/fs/selinux/enforce" if key == "label" else "/sys/kernel/security/apparmor")
+            sys.stderr.write(f"WARNING: --security-opt {opt}: "
+                             f"{'pallet does not apply ' + lsm + ' options yet' if enabled else lsm + ' is not enabled on this host'}; ignored\n")
         else:
             raise InvalidArgument(f"invalid --security-opt {opt!r}: expected seccomp=FILE|unconfined, no-new-privileges, label=..., apparmor=...")
     res_kwargs = {}
@@ -144,21 +154,42 @@ def to_kwargs(ns, env) -> dict:
             cpus = float(ns.cpus)
         except ValueError:
             raise InvalidArgument(f"invalid --cpus {ns.cpus!r}: expected a number") from None
-        if cpus <= 0 or cpus > os.cpu_count():
+        if not 0.01 <= cpus <= os.cpu_count():
             raise InvalidArgument(f"--cpus {ns.cpus}: range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only {os.cpu_count()} CPUs available")
         res_kwargs["nano_cpus"] = int(cpus * 1e9)
     if ns.pids_limit < -1:
         raise InvalidArgument("--pids-limit must be -1 (unlimited) or positive")
+    cpu_shares = ns.cpu_shares
+    if cpu_shares > 0 and not 2 <= cpu_shares <= 262144:  # the kernel's range; Docker adjusts and warns
+        cpu_shares = min(max(cpu_shares, 2), 262144)
+        sys.stderr.write(f"WARNING: changing requested --cpu-shares {ns.cpu_shares} to {cpu_shares}, "
+                         "the nearest value the kernel allows\n")
+    if ns.oom_kill_disable and not ns.memory:
+        sys.stderr.write("WARNING: disabling the OOM killer without a --memory limit may hang the host when it runs out of memory\n")
     res = c.Resources(
-        oom_kill_disable=ns.oom_kill_disable, cpu_shares=ns.cpu_shares, cpu_quota=ns.cpu_quota,
+        oom_kill_disable=ns.oom_kill_disable, cpu_shares=cpu_shares, cpu_quota=ns.cpu_quota,
         cpu_period=ns.cpu_period, cpuset_cpus=ns.cpuset_cpus, cpuset_mems=ns.cpuset_mems,
         pids_limit=ns.pids_limit, blkio_weight=ns.blkio_weight, **res_kwargs,
     )
     for mode_flag, value, allowed in (("--net", ns.network, ("", "none", "host", "bridge", "default")),
                                       ("--pid", ns.pid, ("", "host")), ("--ipc", ns.ipc, ("", "host", "shareable", "private", "none")),
                                       ("--uts", ns.uts, ("", "host"))):
-        if value not in allowed and not (value.startswith("container:") and mode_flag != "--uts"):
-            raise InvalidArgument(f"invalid {mode_flag} {value!r}")
+        if value not in allowed and not (value.startswith("container:") and value[10:] and mode_flag != "--uts"):
+            raise InvalidArgument(f"invalid {mode_flag} {value!r}: expected one of {', '.join(a for a in allowed if a)}"
+                                  + (", container:NAME|ID" if mode_flag != "--uts" else ""))
+    if ns.hostname and ns.network.startswith("container:"):
+        raise InvalidArgument("conflicting options: --hostname and --net container:ID (the UTS namespace is that container's)")
+    if ns.hostname and ns.uts == "host":
+        raise InvalidArgument("conflicting options: --hostname and --uts host")
+    if ns.workdir and not ns.workdir.startswith("/"):
+        raise InvalidArgument(f"invalid --workdir {ns.workdir!r}: the working directory must be an absolute path")
+    if ns.stop_signal:
+        from pallet.runtime.signals import parse as parse_signal
+
+        try:
+            parse_signal(ns.stop_signal)
+        except InvalidArgument:
+            raise InvalidArgument(f"invalid --stop-signal {ns.stop_signal!r}: not a signal name or number") from None
     net = ns.network or "none"
     if net in ("bridge", "default"):
         net = "none"
@@ -175,10 +206,15 @@ def to_kwargs(ns, env) -> dict:
                 raise InvalidArgument("--log-opt max-file must be an integer") from None
         else:
             raise InvalidArgument(f"unknown --log-opt {k!r}: json-file takes max-size and max-file")
+    storage_size = 0
     for so in ns.storage_opt:
         if not so.startswith("size="):
             raise InvalidArgument(f"unknown --storage-opt {so!r}: only size= is supported")
-        raise InvalidArgument("--storage-opt size= needs an xfs backing filesystem with pquota; this store is not on one")
+        storage_size = c.parse_size(so[5:], "--storage-opt size")
+        if storage_size <= 0:
+            raise InvalidArgument(f"invalid --storage-opt {so!r}: the size must be positive")
+        if ns.rootfs:
+            raise InvalidArgument("--storage-opt size= limits an image's writable layer: --rootfs has none")
     sysctls = []
     for s in ns.sysctl:
         k, eq, v = s.partition("=")
@@ -189,8 +225,12 @@ def to_kwargs(ns, env) -> dict:
     for lab in ns.label:
         k, _, v = lab.partition("=")
         labels.append((k, v))
-    if ns.restart != "no" and ns.rm:
+    restart = c.parse_restart(ns.restart)
+    if restart.max_retries < 0:
+        raise InvalidArgument(f"invalid restart policy {ns.restart!r}: the retry count can't be negative")
+    if restart.name != "no" and ns.rm:
         raise InvalidArgument("conflicting options: --restart and --rm")
+    _warn_missing_caps(ns.cap_add, ns.privileged)
     kwargs = dict(
         name=ns.name, image=ns.image, rootfs_dir=ns.rootfs,
         cmd=tuple(ns.command), env=tuple(_env_files(ns.env_file) + [_env_value(e) for e in ns.env]),
@@ -200,16 +240,35 @@ def to_kwargs(ns, env) -> dict:
         no_new_privileges=nnp, security_opt=tuple(ns.security_opt), resources=res,
         ulimits=tuple(c.parse_ulimit(u) for u in ns.ulimit), sysctls=tuple(sysctls), devices=_devices(ns.device),
         device_cgroup_rules=_cgroup_rules(ns.device_cgroup_rule),
-        shm_size=c.parse_size(ns.shm_size, "--shm-size") if ns.shm_size else env.daemon.default_shm_size,
+        shm_size=(c.parse_size(ns.shm_size, "--shm-size") if ns.shm_size else 0) or env.daemon.default_shm_size,  # 0: the default, as Docker
         network_mode=net, pid_mode=ns.pid, ipc_mode=ns.ipc, uts_mode=ns.uts, tty=ns.tty,
-        interactive=ns.interactive, auto_remove=ns.rm, restart=c.parse_restart(ns.restart),
+        interactive=ns.interactive, auto_remove=ns.rm, restart=restart,
         stop_signal=ns.stop_signal or "SIGTERM", stop_timeout=10 if ns.stop_timeout is None else ns.stop_timeout,
-        init=ns.init or env.daemon.init, runtime=ns.runtime, log_max_size=log_max_size, log_max_file=log_max_file,
-        entrypoint_set=ns.entrypoint is not None,
+        init=ns.init or env.daemon.init, runtime=ns.runtime, storage_size=storage_size, log_max_size=log_max_size, log_max_file=log_max_file,
+        log_driver=env.daemon.log_driver, entrypoint_set=ns.entrypoint is not None,
     )
     if ns.entrypoint is not None:
         kwargs["entrypoint"] = (ns.entrypoint,) if ns.entrypoint else ()
     return kwargs
+
+
+_LABEL_KEYS = ("user", "role", "type", "level", "filetype", "disable", "nested")
+
+
+def _warn_missing_caps(cap_add: list[str], privileged: bool) -> None:
+    """A capability this host's bounding set lacks can't be granted: say so instead of dropping it silently."""
+    if not cap_add or privileged:
+        return
+    from pallet.engine.spec_builder import normalize_cap
+    from pallet.engine.spec_plan import bounding_caps
+
+    have = bounding_caps()
+    if have is None:
+        return
+    for name in cap_add:
+        cap = normalize_cap(name)
+        if cap != "ALL" and cap not in have:
+            sys.stderr.write(f"WARNING: --cap-add {name}: this host's bounding set lacks {cap}; the container won't have it\n")
 
 
 def _devices(values: list[str]) -> tuple[str, ...]:

@@ -115,10 +115,18 @@ def cmd_prune(opts, argv):
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("--volumes", action="store_true")
     ns = p.parse_args(argv)
+    from pallet.cli.filesystem import confirm
     from pallet.engine import system
     from pallet.engine.units import human_size
 
-    r = system.prune(open_env(opts), all_images=ns.all, with_volumes=ns.volumes)
+    env = open_env(opts)
+    what = ["all stopped containers"]
+    if ns.volumes:
+        what.append(f"all {'' if ns.all else 'anonymous '}volumes not used by at least one container")
+    what.append("all images without at least one container associated to them" if ns.all else "all dangling images")
+    if not ns.force and not confirm("WARNING! This will remove:\n" + "".join(f"  - {w}\n" for w in what)):
+        return 0
+    r = system.prune(env, all_images=ns.all, with_volumes=ns.volumes)
     if r["containers"]:
         print("Deleted Containers:\n" + "\n".join(r["containers"]) + "\n")
     if r["volumes"]:

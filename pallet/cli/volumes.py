@@ -20,8 +20,13 @@ def cmd_create(opts, argv):
     p.add_argument("name", nargs="?", default="")
     ns = p.parse_args(argv)
     from pallet.engine import volumes
+    from pallet.errors import AlreadyExists
 
-    row = volumes.create(open_env(opts), ns.name, labels=_kv(ns.label), driver=ns.driver, options=_kv(ns.opt))
+    env = open_env(opts)
+    try:
+        row = volumes.create(env, ns.name, labels=_kv(ns.label), driver=ns.driver, options=_kv(ns.opt))
+    except AlreadyExists:  # Docker: a name in use on the same driver means "that volume", not an error
+        row = volumes.get(env, ns.name)
     print(row.name)
     return 0
 
@@ -85,14 +90,18 @@ def cmd_prune(opts, argv):
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("-a", "--all", action="store_true")
     ns = p.parse_args(argv)
+    from pallet.cli.filesystem import confirm
     from pallet.engine import volumes
     from pallet.engine.units import human_size
 
-    names, freed = volumes.prune(open_env(opts), all_volumes=ns.all)
-    print("Deleted Volumes:")
-    for n in names:
-        print(n)
-    print(f"\nTotal reclaimed space: {human_size(freed)}")
+    env = open_env(opts)
+    which = "all local volumes" if ns.all else "anonymous local volumes"
+    if not ns.force and not confirm(f"WARNING! This will remove {which} not used by at least one container."):
+        return 0
+    names, freed = volumes.prune(env, all_volumes=ns.all)
+    if names:  # as Docker: the heading only over a list
+        print("Deleted Volumes:\n" + "\n".join(names) + "\n")
+    print(f"Total reclaimed space: {human_size(freed)}")
     return 0
 
 

@@ -9,7 +9,37 @@ import struct
 import sys
 
 from pallet.engine import containers
-from pallet.errors import Unavailable, WrongState
+from pallet.errors import InvalidArgument, Unavailable, WrongState
+
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL_SYMBOLS = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
+
+def parse_detach_keys(spec: str) -> bytes:
+    """Docker's --detach-keys: comma-separated keys, each one character or ctrl-<a-z @ [ \\ ] ^ _>."""
+    out = bytearray()
+    for key in spec.split(","):
+        low = key.lower()
+        if len(key) == 1:
+            out.append(ord(key))
+        elif low.startswith("ctrl-") and len(low) == 6 and "a" <= low[5] <= "z":
+            out.append(ord(low[5]) - ord("a") + 1)
+        elif low.startswith("ctrl-") and len(low) == 6 and low[5] in _CTRL_SYMBOLS:
+            out.append(_CTRL_SYMBOLS[low[5]])
+        else:
+            raise InvalidArgument(f"invalid detach keys {spec!r}: {key!r} is not a key (use a letter or ctrl-<x>)")
+    return bytes(out)
+
+
+def split_detach(buf: bytes, keys: bytes) -> tuple[bytes, bool, bytes]:
+    """(bytes to send, whether `keys` were typed, a typed prefix of `keys` held back until the next read)."""
+    at = buf.find(keys)
+    if at >= 0:
+        return buf[:at], True, b""
+    for n in range(min(len(keys) - 1, len(buf)), 0, -1):
+        if buf.endswith(keys[:n]):
+            return buf[:-n], False, buf[-n:]
+    return buf, False, b""
 
 
 def _connect(env, cid: str) -> socket.socket:
@@ -27,8 +57,31 @@ def _connect(env, cid: str) -> socket.socket:
         os.close(dfd)
 
 
-def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
-    """Relay the container's output until it exits; return its exit code."""
+PROXIED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+
+def _proxy_signals(env, st):
+    """--sig-proxy (Docker's default without -t): a signal sent to `pallet attach` goes to the container.
+    Returns a function that puts the old handlers back."""
+    import signal
+
+    rt = env.runtime(st.config.runtime)
+
+    def forward(signum, _frame):
+        try:
+            rt.kill(st.id, signal.Signals(signum).name)
+        except Exception:  # noqa: BLE001 - the container may be gone already; the relay sees its exit
+            pass
+
+    old = {name: signal.signal(getattr(signal, name), forward) for name in PROXIED_SIGNALS}
+    return lambda: [signal.signal(getattr(signal, name), h) for name, h in old.items()]
+
+
+def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys: str = DEFAULT_DETACH_KEYS,
+           sig_proxy: bool = True) -> int:
+    """Relay the container's output until it exits (its exit code) or the user types the detach keys (0, the
+    container keeps running)."""
+    keys = parse_detach_keys(detach_keys) if detach_keys else b""
     st = containers.get(env, ref)
     if st.status != "running":
         raise WrongState(f"container {st.name} is {'stopped' if st.status == 'exited' else st.status}: cannot attach")
@@ -44,6 +97,11 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
 
     # -t: the container's pty echoes and edits lines, so our terminal passes keys through raw
     term = local_terminal(-1, raw=True) if st.config.tty and len(watch) > 1 else nullcontext()
+    sizing = nullcontext()  # -t: the monitor hands us the pty master; it follows our window size while attached
+    master = -1
+    held = b""  # the start of the detach keys, typed so far
+    # with -t the keys (^C too) go to the container's pty raw; without, signals are forwarded instead
+    unproxy = _proxy_signals(env, st) if sig_proxy and not st.config.tty else None
     term.__enter__()
     try:
         while code is None:
@@ -51,12 +109,29 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
             if sys.stdin in ready:
                 data = os.read(sys.stdin.fileno(), 65536)
                 if data:
-                    s.sendall(data)
+                    detached = False
+                    if keys:
+                        data, detached, held = split_detach(held + data, keys)
+                    if data:
+                        s.sendall(data)
+                    if detached:
+                        return 0
                 else:
+                    if held:
+                        s.sendall(held)
                     s.shutdown(socket.SHUT_WR)
                     watch.remove(sys.stdin)
             if s in ready:
-                data = s.recv(65536)
+                data, anc, _flags, _addr = s.recvmsg(65536, socket.CMSG_SPACE(4), socket.MSG_CMSG_CLOEXEC)
+                for level, ctype, fdata in anc:
+                    if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS and len(fdata) >= 4:
+                        fd = int.from_bytes(fdata[:4], sys.byteorder)
+                        if master >= 0:
+                            os.close(fd)
+                            continue
+                        master = fd
+                        sizing = local_terminal(master, raw=False)
+                        sizing.__enter__()
                 if not data:
                     break
                 buf += data
@@ -67,10 +142,15 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None) -> int:
                     payload, buf = buf[5:5 + n], buf[5 + n:]
                     if kind == 3:
                         code = struct.unpack(">i", payload)[0]
-                    else:
+                    elif kind in (1, 2):
                         (out if kind == 1 else err).write(payload)
                         (out if kind == 1 else err).flush()
     finally:
+        if unproxy is not None:
+            unproxy()
+        sizing.__exit__(None, None, None)
+        if master >= 0:
+            os.close(master)
         term.__exit__(None, None, None)
         s.close()
     if code is None:

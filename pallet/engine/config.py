@@ -91,6 +91,8 @@ def parse_volume_flag(value: str) -> MountSpec:
         raise InvalidArgument(f"invalid volume specification {value!r}: destination {dst!r} is not an absolute path")
     readonly = False
     extra = []
+    if "ro" in opts and "rw" in opts:
+        raise InvalidArgument(f"invalid volume specification {value!r}: ro and rw conflict")
     for o in opts:
         if o == "ro":
             readonly = True
@@ -105,6 +107,9 @@ def parse_volume_flag(value: str) -> MountSpec:
     if src and not valid_volume_name(src):
         raise InvalidArgument(f"invalid volume name {src!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed; use an absolute path for a bind mount")
     return MountSpec(type="volume", source=src, destination=dst, readonly=readonly, options=tuple(extra))
+
+
+_PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 
 
 def parse_mount_flag(value: str) -> MountSpec:
@@ -127,7 +132,14 @@ def parse_mount_flag(value: str) -> MountSpec:
             opts.append(f"size={parse_size(v, '--mount tmpfs-size')}")
         elif k == "tmpfs-mode":
             opts.append(f"mode={v}")
-        elif k in ("bind-propagation", "volume-nocopy", "consistency"):
+        elif k == "bind-propagation":
+            if v not in _PROPAGATIONS or mtype != "bind":
+                raise InvalidArgument(f"invalid mount {value!r}: bind-propagation takes {', '.join(_PROPAGATIONS)} (bind mounts only)")
+            opts.append(v)
+        elif k == "volume-nocopy" and mtype == "volume":
+            if v in ("true", "1"):
+                opts.append("nocopy")
+        elif k == "consistency":
             continue
         else:
             raise InvalidArgument(f"invalid mount {value!r}: unknown option {k!r}")
@@ -223,8 +235,10 @@ class ContainerConfig:
     stop_timeout: int = 10
     init: bool = False
     runtime: str = ""
+    storage_size: int = 0  # --storage-opt size=: a limit on the writable layer, bytes (0: none)
     log_max_size: int = 10 << 20
     log_max_file: int = 3
+    log_driver: str = "json-file"  # daemon.json's log-driver at create: "none" keeps no log (logs is an error)
 
     @property
     def argv(self) -> tuple[str, ...]:

@@ -235,26 +235,29 @@ def create(env: ContainerEnv, kwargs: dict) -> ContainerState:
     cdir = env.container_dir(cid)
     created_volumes: list[str] = []
     snapshot = ""
-    try:
-        os.makedirs(cdir)
-        os.makedirs(env.run_dir(cid), exist_ok=True)
-        created_volumes = _ensure_volumes(env, cfg)
-        if not cfg.rootfs_dir:
-            snapshot = rootfs.prepare(env, cid, image)
-        row = table.ContainerRow(
-            id=cid, name=name, image=cfg.image, image_id=cfg.image_id, created=time.time(), config=cfg.to_json(),
-            status="created", pid=0, pid_start=0, monitor_pid=0, exit_code=0, oom_killed=0, error="",
-            started_at=0.0, finished_at=0.0, restart_count=0, stopped_by_user=0,
-            rootfs=cfg.rootfs_dir or rootfs.merged_dir(env, cid), snapshot=snapshot,
-        )
+    # The lock, taken before anything of the container exists and held until its record does, tells a create in
+    # progress from what a killed one left: `system check --repair` skips what it cannot lock.
+    with locked(env, cid):
         try:
-            with write(env.db):
-                table.insert(env.db, row)
-        except IntegrityError:
-            raise AlreadyExists(f"the container name \"/{name}\" is already in use: remove or rename that container") from None
-    except BaseException:
-        _undo_create(env, cid, snapshot, created_volumes)
-        raise
+            os.makedirs(cdir)
+            os.makedirs(env.run_dir(cid), exist_ok=True)
+            created_volumes = _ensure_volumes(env, cfg)
+            if not cfg.rootfs_dir:
+                snapshot = rootfs.prepare(env, cid, image, cfg.storage_size or None)
+            row = table.ContainerRow(
+                id=cid, name=name, image=cfg.image, image_id=cfg.image_id, created=time.time(), config=cfg.to_json(),
+                status="created", pid=0, pid_start=0, monitor_pid=0, exit_code=0, oom_killed=0, error="",
+                started_at=0.0, finished_at=0.0, restart_count=0, stopped_by_user=0,
+                rootfs=cfg.rootfs_dir or rootfs.merged_dir(env, cid), snapshot=snapshot,
+            )
+            try:
+                with write(env.db):
+                    table.insert(env.db, row)
+            except IntegrityError:
+                raise AlreadyExists(f"the container name \"/{name}\" is already in use: remove or rename that container") from None
+        except BaseException:
+            _undo_create(env, cid, snapshot, created_volumes)
+            raise
     return ContainerState(row, cfg)
 
 
@@ -273,6 +276,10 @@ def _undo_create(env: ContainerEnv, cid: str, snapshot: str, volumes: list[str])
             pass
     _rmtree(env.container_dir(cid))
     _rmtree(env.run_dir(cid))
+    try:  # under the lock still: nothing else knows this id
+        os.unlink(env.lock_file(cid))
+    except FileNotFoundError:
+        pass
 
 
 @frozen

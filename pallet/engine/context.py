@@ -68,9 +68,15 @@ class EngineContext:
         from pallet.store.content import ContentStore
         from pallet.store.snapshotter import open_snapshotter
 
-        daemon = daemon_config.load(config, required=config_required) if config else daemon_config.DaemonConfig()
+        from pallet.engine.env import BadSetup, check_dirs
+        from pallet.errors import InvalidArgument
+
+        try:
+            daemon = daemon_config.load(config, required=config_required) if config else daemon_config.DaemonConfig()
+        except InvalidArgument as exc:
+            raise BadSetup(str(exc)) from None
+        check_dirs(("--root", root), ("--runroot", runroot))  # before creating either
         os.makedirs(root, 0o711, exist_ok=True)
-        os.makedirs(runroot, 0o700, exist_ok=True)
         drv = (driver or os.environ.get("PALLET_STORAGE_DRIVER")
                or (daemon.raw.get("storage-driver") if getattr(daemon, "raw", None) else None) or default_driver(root))
         import sqlite3
@@ -78,9 +84,8 @@ class EngineContext:
         try:
             conn = _db.open_db(root)
         except sqlite3.Error as exc:
-            from pallet.errors import PalletError
-
-            raise PalletError(f"database {os.path.join(root, _db.FILENAME)}: {exc}") from None
+            raise BadSetup(f"database {os.path.join(root, _db.FILENAME)}: {exc}") from None
+        os.makedirs(runroot, 0o700, exist_ok=True)  # after the database: a damaged one leaves no runroot made
         return cls(root=root, runroot=runroot, db=conn,
                    content=ContentStore(os.path.join(root, "content")),
                    snapshotter=open_snapshotter(root, drv), daemon=daemon, config_path=config)
@@ -102,7 +107,8 @@ class EngineContext:
     @classmethod
     def from_options(cls, opts) -> "EngineContext":
         """From the CLI's GlobalOptions (root, runroot, config)."""
-        return cls.open(root=opts.root, runroot=opts.runroot, config=opts.config)
+        return cls.open(root=opts.root, runroot=opts.runroot, config=opts.config,
+                        config_required=getattr(opts, "config_set", False))
 
     def close(self) -> None:
         self.db.close()

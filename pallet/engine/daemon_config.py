@@ -39,6 +39,33 @@ class DaemonConfig:
     raw: dict = {}
 
 
+# A value of the wrong JSON type is an error naming the key, as dockerd's "cannot unmarshal" (not silently truthy).
+BOOL_KEYS = frozenset({"live-restore", "debug", "experimental", "no-new-privileges", "iptables", "ip-forward",
+                       "ip-masq", "selinux-enabled", "icc", "ipv6", "init", "userland-proxy"})
+LIST_KEYS = frozenset({"storage-opts", "registry-mirrors", "insecure-registries", "exec-opts", "dns", "dns-opts",
+                       "dns-search", "labels", "hosts"})
+STR_KEYS = frozenset({"default-runtime", "storage-driver", "log-driver", "bridge", "data-root", "exec-root",
+                      "log-level", "seccomp-profile", "default-cgroupns-mode", "cgroup-parent", "group"})
+DICT_KEYS = frozenset({"default-ulimits", "runtimes", "log-opts", "proxies", "features", "builder"})
+STORAGE_OPTS = ("size", "override_kernel_check")  # overlay2's, with or without the "overlay2." prefix
+LOG_DRIVERS = ("json-file", "local", "none")  # "local" is kept in json-file's format (same logs, same rotation)
+
+
+def _check_types(raw: dict, source: str) -> None:
+    for keys, kind, name in ((BOOL_KEYS, bool, "a boolean"), (LIST_KEYS, list, "a list"),
+                             (STR_KEYS, str, "a string"), (DICT_KEYS, dict, "an object")):
+        for k in keys & raw.keys():
+            if raw[k] is not None and not isinstance(raw[k], kind):
+                raise InvalidArgument(f"{source}: {k} must be {name}, not {raw[k]!r}")
+
+
+def _check_storage_opts(opts: list, source: str) -> None:
+    for opt in opts:
+        key = str(opt).partition("=")[0].strip()
+        if key.removeprefix("overlay2.").removeprefix("overlay.") not in STORAGE_OPTS:
+            raise InvalidArgument(f"{source}: storage-opts: unknown option {key!r} (overlay2 takes overlay2.size)")
+
+
 def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
     try:
         raw = loads(text) if text.strip() else {}
@@ -49,6 +76,13 @@ def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
     unknown = sorted(set(raw) - KNOWN_KEYS)
     if unknown:
         raise InvalidArgument(f"{source}: unknown configuration key(s): {', '.join(unknown)}")
+    _check_types(raw, source)
+    _check_storage_opts(raw.get("storage-opts") or [], source)
+    if raw.get("storage-driver", "overlay2") not in ("overlay2", "overlay"):
+        raise InvalidArgument(f"{source}: storage-driver {raw['storage-driver']!r} is not supported (overlay2)")
+    if raw.get("bridge", "none") != "none":  # dockerd's "none" is the only setting that matches what pallet does
+        raise InvalidArgument(f"{source}: bridge {raw['bridge']!r} is not supported: pallet has no bridge "
+                              "network yet (use \"none\")")
     ulimits = []
     for name, spec in (raw.get("default-ulimits") or {}).items():
         if name not in ULIMITS or not isinstance(spec, dict):
@@ -62,12 +96,14 @@ def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
     if bad_log:
         raise InvalidArgument(f"{source}: log-opts: unknown option(s): {', '.join(bad_log)}")
     driver = raw.get("log-driver", "json-file")
-    if driver not in ("json-file", "local", "none"):
-        raise InvalidArgument(f"{source}: log-driver {driver!r} is not supported (json-file, none)")
+    if driver not in LOG_DRIVERS:
+        raise InvalidArgument(f"{source}: log-driver {driver!r} is not supported ({', '.join(LOG_DRIVERS)})")
     try:
         max_file = int(log_opts.get("max-file", 3))
     except ValueError:
         raise InvalidArgument(f"{source}: log-opts.max-file must be an integer") from None
+    if max_file < 1:
+        raise InvalidArgument(f"{source}: log-opts.max-file must be at least 1, not {max_file}")
     runtimes = raw.get("runtimes") or {}
     if not isinstance(runtimes, dict) or any(not isinstance(v, dict) for v in runtimes.values()):
         raise InvalidArgument(f"{source}: runtimes must map names to {{\"path\": ...}}")
@@ -101,4 +137,7 @@ def load(path: str, *, required: bool = False) -> DaemonConfig:
         if required:
             raise InvalidArgument(f"config file {path} does not exist") from None
         return DaemonConfig()
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, unreadable, not text: one line, not a traceback
+        cause = getattr(exc, "strerror", None) or str(exc)
+        raise InvalidArgument(f"config file {path}: {cause[:1].lower()}{cause[1:]}") from None
     return parse(text, path)

@@ -109,3 +109,27 @@ def resolve_all(devices: tuple[str, ...], cgroup_rules: tuple[str, ...]) -> tupl
         rules += r
     rules += [parse_cgroup_rule(r) for r in cgroup_rules]
     return tuple(nodes), tuple(rules)
+
+
+# Under /dev, what --privileged does not pass on (runc's HostDevices): other mounts' trees, the console, links.
+_HOST_SKIP_DIRS = frozenset({"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"})
+
+
+def host_devices(root: str = "/dev") -> tuple[dict, ...]:
+    """--privileged: every character and block device of the host, as linux.devices entries (Docker's rule)."""
+    nodes: list[dict] = []
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not (top == root and d in _HOST_SKIP_DIRS))
+        for name in sorted(files):
+            if top == root and name in ("console", "ptmx"):  # ptmx: the runtime links it to the container's pts
+                continue
+            path = os.path.join(top, name)
+            if os.path.islink(path):  # /dev/stdin, /dev/fd/...: a link, not a device of its own
+                continue
+            try:
+                found = _node(path, path, DEFAULT_PERMS)
+            except NotFound:  # gone while walking
+                continue
+            if found is not None:
+                nodes.append(found[0])
+    return tuple(nodes)

@@ -26,6 +26,10 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
         base_env.insert(0, "PATH=" + DEFAULT_PATH)
     process = exec_process(cfg, argv, env=list(env_vars or ()), workdir=workdir, uid=uid, gid=gid, tty=tty,
                            privileged=privileged, base_env=base_env)
+    if privileged:  # every cap the host has, as `run --privileged` (no CAP_SYS_RESOURCE on some hosts)
+        host_caps = spec_plan.host_facts().bounding_caps
+        if host_caps is not None:
+            process["capabilities"] = {k: [c for c in v if c in host_caps] for k, v in process["capabilities"].items()}
     rdir = env.run_dir(st.id)
     os.makedirs(rdir, exist_ok=True)
     tag = os.urandom(6).hex()
@@ -40,7 +44,7 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
                 return rt.exec_file(st.id, pfile, detach=detach, tty=tty,
                                     stdio=None if interactive or tty else (os.open(os.devnull, os.O_RDONLY), 1, 2))
             except PalletError as exc:
-                raise StartError(f"exec in {st.name}: {_short_msg(str(exc))}", classify(str(exc))) from None
+                raise StartError(f"exec in {st.name}: {_exec_msg(str(exc), st.id)}", classify(str(exc))) from None
         cmd = rt.exec_argv(st.id, pfile, detach, log=rlog)
         stdin = None if interactive or tty else subprocess.DEVNULL
         if detach:
@@ -49,7 +53,7 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
             proc = subprocess.run(cmd, stdin=stdin)
         err = runtime_error(rlog)
         if err and proc.returncode != 0:
-            raise StartError(f"exec in {st.name}: {_short_msg(err)}", classify(err))
+            raise StartError(f"exec in {st.name}: {_exec_msg(err, st.id)}", classify(err))
         return proc.returncode
     finally:
         for p in (pfile, rlog):
@@ -57,3 +61,8 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+
+
+def _exec_msg(msg: str, cid: str) -> str:
+    """The runtime's cause without its "exec <64-hex id>: " head: our message names the container already."""
+    return _short_msg(msg).removeprefix(f"exec {cid}: ")

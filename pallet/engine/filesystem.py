@@ -163,6 +163,13 @@ def container_endpoint(merged: str, path: str, *, follow: bool, dest: bool = Fal
             lst = os.lstat(name, dir_fd=pfd)
         except FileNotFoundError:
             return Endpoint(fd_path(pfd), "./" + name, name, False, False, trailing, False, path, fds=tuple(fds))
+        if stat.S_ISLNK(lst.st_mode) and trailing and not follow:
+            # Docker resolves "LINK/" inside the container: the slash names the directory the link points at
+            fd = opened(full, os.O_DIRECTORY)
+            if fd is None:
+                raise InvalidArgument(f"{path}: not a directory")
+            return Endpoint(fd_path(fd), ".", name, True, True, trailing, False, path, dir_path=fd_path(fd),
+                            fds=tuple(fds))
         if stat.S_ISLNK(lst.st_mode) and follow:
             fd = opened(full)
             if fd is None:  # a dangling link: the name is free to write to, as Docker

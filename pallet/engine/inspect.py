@@ -99,7 +99,8 @@ def inspect(env, st: ContainerState) -> dict:
         "HostConfig": {
             "Binds": binds or None,
             "ContainerIDFile": "",
-            "LogConfig": {"Type": "json-file", "Config": {"max-size": str(cfg.log_max_size), "max-file": str(cfg.log_max_file)}},
+            "LogConfig": {"Type": cfg.log_driver, "Config": {} if cfg.log_driver == "none" else
+                          {"max-size": str(cfg.log_max_size), "max-file": str(cfg.log_max_file)}},
             "NetworkMode": cfg.network_mode,
             "PortBindings": {},
             "RestartPolicy": {"Name": cfg.restart.name, "MaximumRetryCount": cfg.restart.max_retries},

@@ -98,21 +98,21 @@ def _monitor_config(env: ContainerEnv, st: ContainerState, bundle: str, rdir: st
     if mode == "adopt":
         argv, console = [], ""
     elif mode == "create":
-        console = os.path.join(rdir, "console.sock") if cfg.tty else ""
-        if console and len(console) > 100:
-            raise Unavailable(f"container {st.name}: -t needs a --runroot path shorter than {100 - 80} characters")
+        console = os.path.join(rdir, "console.sock") if cfg.tty else ""  # any length: see the monitor's bind
         argv = rt.create_argv(st.id, bundle, pid_file, log=rlog, console_socket=console)
     else:
         argv = rt.run_argv(st.id, bundle, pid_file, log=rlog)
         console = ""
     return {
         "id": st.id, "mode": mode, "argv": argv, "pid_file": pid_file,
-        "log_path": env.log_path(st.id), "log_max_size": cfg.log_max_size, "log_max_file": cfg.log_max_file,
+        "log_path": env.log_path(st.id) if cfg.log_driver != "none" else "", "log_max_size": cfg.log_max_size, "log_max_file": cfg.log_max_file,
         "exit_file": env.exit_file(st.id), "attach_socket": "attach.sock" if mode != "run" else "",
         "console_socket": console, "tty": cfg.tty, "interactive": cfg.interactive,
         "stacks_file": os.path.join(rdir, "stacks.txt"), "runtime_log": rlog, "oom_files": _oom_files(st.id),
+        # --config only for a file that exists: a named one must exist, and the default may be absent
         "exit_command": [sys.executable, "-m", "pallet.cli.main", "--root", env.root, "--runroot", env.runroot,
-                         "--config", env.config_path, "container", "cleanup", st.id],
+                         *(("--config", env.config_path) if os.path.exists(env.config_path) else ()),
+                         "container", "cleanup", st.id],
         "rundir": rdir,
         # runc repeats its own failure on the container's stderr: keep it out of the log and the terminal
         "hide_runtime_error_prefix": f"{cfg.runtime} ",
@@ -286,16 +286,20 @@ def _abandon_created(rt, cid: str) -> None:
         pass
 
 
-def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int, int]:
+def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str,
+                  lock_fd: int = -1) -> tuple[int, int, int]:
     """Exec a detached monitor that creates the container; return (monitor pid, container pid, ack fd).
     With the in-process runtime the caller must write b"s" to the ack fd (or close it) once it tried `start`:
-    until then the monitor's creator waits, and tears the container down if the fd closes unwritten."""
+    until then the monitor's creator waits, and tears the container down if the fd closes unwritten.
+    A binary runtime's monitor gets `lock_fd` (the caller's container lock) and keeps it until the runtime's
+    create is over, so a killed caller leaves no create in flight that `rm -f` or `system check --repair` race."""
     if getattr(env.runtime(st.config.runtime), "in_process", False):
         return _fork_monitor(env, st, bundle, rdir)
     mcfg = _monitor_config(env, st, bundle, rdir, "create")
     _ensure_pyc()
     r, w = os.pipe()
     mcfg["sync_fd"] = w
+    mcfg["lock_fd"] = lock_fd
     path = os.path.join(rdir, "monitor.cfg")
     with open(path, "wb") as f:
         marshal.dump(mcfg, f)
@@ -306,7 +310,8 @@ def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
         import subprocess  # lazily: a foreground `run` with the in-process runtime never spawns
 
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path], pass_fds=[w], start_new_session=True,
+            [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path], pass_fds=[w, lock_fd] if lock_fd >= 0 else [w],
+            start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=err, stderr=err, cwd=rdir, close_fds=True,
             preexec_fn=set_child_subreaper,
         )
@@ -335,8 +340,8 @@ def _start_failed(env: ContainerEnv, st: ContainerState, exc: StartError) -> Non
         table.update(env.db, st.id, error=str(exc), exit_code=exc.exit_code, monitor_pid=0)
 
 
-def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
-    """Start `st` (its lock held by the caller) detached, under a monitor."""
+def start_locked(env: ContainerEnv, st: ContainerState, lock_fd: int = -1) -> ContainerState:
+    """Start `st` (its lock held by the caller, on `lock_fd`) detached, under a monitor."""
     if st.status == "running":
         return st
     if st.status == "paused":
@@ -345,7 +350,7 @@ def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
         raise WrongState(f"container {st.name} is being removed: cannot start")
     bundle, rdir = _prepare(env, st)
     try:
-        mpid, pid, ack = spawn_monitor(env, st, bundle, rdir)
+        mpid, pid, ack = spawn_monitor(env, st, bundle, rdir, lock_fd)
     except StartError as exc:
         _start_failed(env, st, exc)
         raise
@@ -369,9 +374,14 @@ def start_locked(env: ContainerEnv, st: ContainerState) -> ContainerState:
 
 def start(env: ContainerEnv, ref: str) -> ContainerState:
     cid = containers.resolve(env, ref)
-    with locked(env, cid):
+    with locked(env, cid) as lock:
         containers.sync_one(env, cid)
-        return start_locked(env, containers.load(env, cid))
+        st = containers.load(env, cid)
+        if st.row.restart_count and st.status != "running":  # Docker: a start by the user counts anew
+            with write(env.db):
+                table.update(env.db, cid, restart_count=0)
+            st = containers.load(env, cid)
+        return start_locked(env, st, lock.fd)
 
 
 def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None) -> int:
@@ -464,13 +474,14 @@ def _should_restart(st: ContainerState) -> bool:
 def cleanup(env: ContainerEnv, cid: str, *, foreground: bool = False) -> None:
     """After the container's process exited: fold, delete runtime state, unmount; --rm; restart policy."""
     try:
-        with locked(env, cid):
+        with locked(env, cid) as lock:
             row = table.get(env.db, cid)
-            if row is None:  # removed meanwhile (rm -f): don't leave the lock file locked() just made
-                try:
-                    os.unlink(env.lock_file(cid))
-                except FileNotFoundError:
-                    pass
+            if row is None:  # removed meanwhile (rm -f): don't leave the lock file locked() just made, nor the
+                for path in (env.lock_file(cid), env.exit_file(cid)):  # exit file a monitor wrote after the rm
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
                 return
             containers.sync_one(env, cid, row)
             st = containers.load(env, cid)
@@ -490,7 +501,7 @@ def cleanup(env: ContainerEnv, cid: str, *, foreground: bool = False) -> None:
                     table.update(env.db, cid, restart_count=st.row.restart_count + 1)
                 time.sleep(0.1)  # Docker backs off; a short fixed delay keeps a crash loop cheap
                 try:
-                    start_locked(env, containers.load(env, cid))
+                    start_locked(env, containers.load(env, cid), lock.fd)
                 except PalletError as exc:
                     with write(env.db):
                         table.update(env.db, cid, error=f"restart failed: {exc}")
@@ -521,6 +532,13 @@ def wait_exit(env: ContainerEnv, cid: str, timeout: float | None) -> ContainerSt
 
 def stop(env: ContainerEnv, ref: str, timeout: int | None = None, signal_name: str | None = None) -> str:
     st = containers.get(env, ref)
+    if st.status not in ACTIVE and st.config.restart.name != "no":
+        # its exit command may be restarting it under the lock: no later restart, and stop what that one started
+        with write(env.db):
+            table.update(env.db, st.id, stopped_by_user=1)
+        with locked(env, st.id, wait=5):
+            pass
+        st = containers.get(env, st.id)
     if st.status not in ACTIVE:
         return st.id
     with write(env.db):
@@ -585,9 +603,9 @@ def _human_status(status: str) -> str:
 
 def restart(env: ContainerEnv, ref: str, timeout: int | None = None) -> str:
     cid = stop(env, ref, timeout)
-    with locked(env, cid):
+    with locked(env, cid) as lock:
         st = containers.load(env, cid)
-        start_locked(env, st)
+        start_locked(env, st, lock.fd)
     return cid
 
 

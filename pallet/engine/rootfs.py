@@ -49,9 +49,10 @@ def resolve_image(env, ref: str) -> ImageInfo:
     return ImageInfo(ref=ref, id=info["id"], config=info.get("config") or {}, top_layer=info.get("top_layer", ""))
 
 
-def prepare(env, cid: str, image: ImageInfo) -> str:
+def prepare(env, cid: str, image: ImageInfo, size: int | None = None) -> str:
+    """The container's writable snapshot; `size` (--storage-opt size=) limits it, else daemon.json's storage-opts."""
     images = _images(env)
-    return images.prepare_container_rootfs(env.images, cid, image.id, top_layer=image.top_layer)
+    return images.prepare_container_rootfs(env.images, cid, image.id, size=size, top_layer=image.top_layer)
 
 
 def _is_mountpoint(path: str) -> bool:

@@ -159,6 +159,82 @@ def _resources(cfg: ContainerConfig) -> dict:
     return res
 
 
+_MIN_MEMORY = 6 << 20  # Docker's linuxMinMemory: the kernel and runtime need some headroom
+
+
+def parse_cpu_list(value: str, flag: str) -> set[int]:
+    """A cpuset list ("0-2,4") -> its numbers; a bad one names `flag` (no `re` on the run path)."""
+    out: set[int] = set()
+    for part in value.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or (dash and int(hi) < int(lo)):
+            raise InvalidArgument(f"invalid {flag} {value!r}: expected a list like 0-2,4")
+        out.update(range(int(lo), int(hi if dash else lo) + 1))
+    return out
+
+
+def check_resources(r, *, online_cpus: str = "", online_mems: str = "") -> None:
+    """Refuse limits the kernel or runtime would refuse later, naming the flag (Docker's rules).
+
+    online_cpus / online_mems: the host's lists ("0-1"), needed only with --cpuset-cpus / --cpuset-mems.
+    """
+    if r.memory_swap not in (0, -1):
+        if not r.memory:
+            raise InvalidArgument("--memory-swap needs --memory: it limits memory plus swap")
+        if r.memory_swap < r.memory:
+            raise InvalidArgument(f"--memory-swap {r.memory_swap} is below --memory {r.memory}: "
+                                  "it limits memory plus swap, so it must be at least the memory limit")
+    if r.memory_reservation:
+        if r.memory_reservation < _MIN_MEMORY:
+            raise InvalidArgument("--memory-reservation: minimum memory reservation allowed is 6MB")
+        if r.memory and r.memory_reservation > r.memory:
+            raise InvalidArgument(f"--memory-reservation {r.memory_reservation} is above --memory {r.memory}")
+    if r.nano_cpus and r.cpu_period:
+        raise InvalidArgument("conflicting options: --cpus and --cpu-period cannot both be set")
+    if r.nano_cpus and r.cpu_quota:
+        raise InvalidArgument("conflicting options: --cpus and --cpu-quota cannot both be set")
+    if r.cpu_period and not 1000 <= r.cpu_period <= 1000000:
+        raise InvalidArgument(f"--cpu-period {r.cpu_period}: must be from 1000 (1ms) to 1000000 (1s)")
+    if 0 < r.cpu_quota < 1000:
+        raise InvalidArgument(f"--cpu-quota {r.cpu_quota}: must be at least 1000 (1ms)")
+    if r.cpu_shares < 0:
+        raise InvalidArgument(f"--cpu-shares {r.cpu_shares}: must not be negative")
+    if r.blkio_weight and not 10 <= r.blkio_weight <= 1000:
+        raise InvalidArgument(f"--blkio-weight {r.blkio_weight}: must be from 10 to 1000")
+    for flag, value, online in (("--cpuset-cpus", r.cpuset_cpus, online_cpus), ("--cpuset-mems", r.cpuset_mems, online_mems)):
+        if not value:
+            continue
+        want = parse_cpu_list(value, flag)
+        if online and not want <= parse_cpu_list(online, flag):
+            raise InvalidArgument(f"{flag} {value}: requested {'CPUs' if flag == '--cpuset-cpus' else 'memory nodes'} "
+                                  f"are not available (available: {online})")
+
+
+# Options of a tmpfs mount: the mount flags (runc's table) and the data keys Docker passes to tmpfs.
+_TMPFS_FLAGS = frozenset({
+    "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async", "dirsync", "mand", "nomand",
+    "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime", "strictatime", "nostrictatime",
+    "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "tmpcopyup",
+})
+_TMPFS_DATA = frozenset({"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "huge", "inode64"})
+
+
+def check_mounts(cfg: ContainerConfig) -> None:
+    """Mount destinations and tmpfs options the runtime would only refuse at start."""
+    for m in cfg.mounts:
+        if m.destination.rstrip("/") in ("", "/."):
+            raise InvalidArgument(f"invalid mount {m.source or m.type}:{m.destination}: the destination can't be '/'")
+        if m.type != "tmpfs":
+            continue
+        for o in m.options:
+            key, eq, val = o.partition("=")
+            if (not eq and o in _TMPFS_FLAGS) or (key in _TMPFS_DATA and (eq or key == "inode64")):
+                if key == "mode" and not (val and all(c in "01234567" for c in val)):
+                    raise InvalidArgument(f"invalid tmpfs option {o!r} for {m.destination}: mode must be octal")
+                continue
+            raise InvalidArgument(f"invalid tmpfs option {o!r} for {m.destination}")
+
+
 def plan_resources(cfg: ContainerConfig) -> dict:
     """linux.resources for `cfg` (also what `update` sends to the runtime)."""
     return _resources(cfg)
@@ -177,7 +253,7 @@ def _mount_for(m: MountSpec, source: str) -> dict:
     return {"destination": m.destination, "type": "bind", "source": source, "options": opts}
 
 
-def _default_mounts(cfg: ContainerConfig) -> list[dict]:
+def _default_mounts(cfg: ContainerConfig, shm_source: str = "") -> list[dict]:
     sys_opts = ["nosuid", "noexec", "nodev", "ro"] if not cfg.privileged else ["nosuid", "noexec", "nodev", "rw"]
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
@@ -189,7 +265,12 @@ def _default_mounts(cfg: ContainerConfig) -> list[dict]:
          "options": ["nosuid", "noexec", "nodev", "relatime", "ro" if not cfg.privileged else "rw"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
     ]
-    if cfg.ipc_mode != "host":
+    # --ipc host shares the host's /dev/shm too (POSIX shm lives there), as Docker. (container:ID gets a
+    # tmpfs of its own: that container's /dev/shm is in another mount namespace, which mount(2) can't bind.)
+    if shm_source:
+        mounts.append({"destination": "/dev/shm", "type": "bind", "source": shm_source,
+                       "options": ["rbind", "nosuid", "noexec", "nodev", "rprivate"]})
+    elif cfg.ipc_mode != "none":  # none: an IPC namespace and no /dev/shm at all
         mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                        "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={cfg.shm_size}"]})
     return mounts
@@ -234,7 +315,7 @@ def build_spec(cfg: ContainerConfig, resolved: Resolved, host: HostFacts) -> dic
         # Docker keeps ambient/inheritable empty; a non-root user gets no effective caps.
         process["capabilities"]["effective"] = []
         process["capabilities"]["permitted"] = []
-    mounts = _default_mounts(cfg)
+    mounts = _default_mounts(cfg, "/dev/shm" if cfg.ipc_mode == "host" else "")
     for m, src in zip(cfg.mounts, resolved.bind_sources):
         mounts.append(_mount_for(m, src))
     dests = {m["destination"] for m in mounts}

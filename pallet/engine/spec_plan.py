@@ -25,10 +25,10 @@ def host_facts() -> spec_builder.HostFacts:
             continue
         h = resource.getrlimit(num)[1]
         hard[rl] = -1 if h == resource.RLIM_INFINITY else h
-    return spec_builder.HostFacts(hard_limits=hard, bounding_caps=_bounding_caps())
+    return spec_builder.HostFacts(hard_limits=hard, bounding_caps=bounding_caps())
 
 
-def _bounding_caps() -> tuple[str, ...] | None:
+def bounding_caps() -> tuple[str, ...] | None:
     try:
         with open("/proc/self/status") as f:
             line = next(ln for ln in f if ln.startswith("CapBnd:"))
@@ -172,12 +172,25 @@ def _ns_path(env, mode: str, kind: str) -> str:
 
 
 def _devices(cfg: ContainerConfig) -> tuple[tuple, tuple]:
-    """--device nodes and cgroup rules, stat'ed now (a device's numbers may change between starts)."""
-    if not cfg.devices and not cfg.device_cgroup_rules:
+    """--device nodes and cgroup rules, stat'ed now (a device's numbers may change between starts);
+    --privileged adds every host device, as Docker."""
+    if not cfg.devices and not cfg.device_cgroup_rules and not cfg.privileged:
         return (), ()
     from pallet.engine import devices
 
-    return devices.resolve_all(cfg.devices, cfg.device_cgroup_rules)
+    nodes, rules = devices.resolve_all(cfg.devices, cfg.device_cgroup_rules)
+    if cfg.privileged:
+        nodes = devices.host_devices() + nodes
+    return nodes, rules
+
+
+def _online(kind: str) -> str:
+    """The host's online CPUs ("cpu") or memory nodes ("node"), as a list like 0-1."""
+    try:
+        with open(f"/sys/devices/system/{kind}/online") as f:
+            return f.read().strip()
+    except OSError:
+        return "" if kind == "cpu" else "0"  # no NUMA sysfs: one node
 
 
 def check(env, cfg: ContainerConfig) -> None:
@@ -189,10 +202,18 @@ def check(env, cfg: ContainerConfig) -> None:
             containers.resolve(env, mode.partition(":")[2])
     if cfg.init:
         _init_binary()
-    nodes, rules = _devices(cfg)
+    spec_builder.check_mounts(cfg)
+    r = cfg.resources
+    spec_builder.check_resources(r, online_cpus=_online("cpu") if r.cpuset_cpus else "",
+                                 online_mems=_online("node") if r.cpuset_mems else "")
+    nodes, rules = _devices(cfg) if not cfg.privileged else ((), ())  # host devices: stat'ed at start
     resolved = spec_builder.Resolved(rootfs="/", seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
                                      bind_sources=tuple(m.source for m in cfg.mounts), devices=nodes, device_rules=rules)
-    spec_builder.build_spec(cfg, resolved, host_facts())
+    spec = spec_builder.build_spec(cfg, resolved, host_facts())
+    if cfg.sysctls:
+        from pallet.runtime import sysctl
+
+        sysctl.check(spec["linux"]["sysctl"], {n["type"]: n.get("path", "") for n in spec["linux"]["namespaces"]})
 
 
 def write_bundle(env, st, rootfs_dir: str) -> str:
@@ -222,15 +243,21 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
         with open(os.path.join(cdir, name), "w") as f:
             f.write(text)
     nodes, rules = _devices(cfg)
+    sources = mount_sources(env, cfg)
+    if any(m.type == "volume" for m in cfg.mounts):
+        _copy_up_volumes(cfg, rootfs_dir, sources)
+    if cfg.workdir and cfg.workdir != "/":
+        _ensure_workdir(rootfs_dir, cfg.workdir)
+    ipcns = _ns_path(env, cfg.ipc_mode, "ipc") if cfg.ipc_mode.startswith("container:") else ""
     resolved = spec_builder.Resolved(
         rootfs=rootfs_dir, devices=nodes, device_rules=rules, uid=uid, gid=gid, additional_gids=extra,
-        bind_sources=mount_sources(env, cfg),
+        bind_sources=sources,
         hostname_file=os.path.join(cdir, "hostname") if "hostname" in files else "",
         hosts_file=os.path.join(cdir, "hosts"), resolv_file=os.path.join(cdir, "resolv.conf"),
         cgroups_path=cgroups_path(st.id),
         netns_path=_ns_path(env, cfg.network_mode, "net") if cfg.network_mode.startswith("container:") else "",
         pidns_path=_ns_path(env, cfg.pid_mode, "pid") if cfg.pid_mode.startswith("container:") else "",
-        ipcns_path=_ns_path(env, cfg.ipc_mode, "ipc") if cfg.ipc_mode.startswith("container:") else "",
+        ipcns_path=ipcns,
         seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
     )
     spec = spec_builder.build_spec(cfg, resolved, host_facts())
@@ -243,6 +270,57 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
         f.write(dumps(spec))  # json.dumps' output without importing json (~6 ms of every run)
     os.replace(tmp, os.path.join(cdir, "config.json"))
     return cdir
+
+
+def _ensure_workdir(rootfs_dir: str, workdir: str) -> None:
+    """-w DIR that the image lacks is created (root-owned, 0755), as Docker and runc do."""
+    from pallet.linux.openat2 import open_in_root
+
+    rfd = os.open(rootfs_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            os.close(open_in_root(rfd, workdir, os.O_PATH | os.O_CLOEXEC))
+            return
+        except FileNotFoundError:
+            pass
+        from pallet.runtime.rootfs import ensure  # resolves each step inside the root, links included
+
+        os.close(ensure(rfd, workdir, True))
+    except OSError as exc:
+        raise InvalidArgument(f"--workdir {workdir}: cannot create it in the container: {exc.strerror}") from None
+    finally:
+        os.close(rfd)
+
+
+def _copy_up_volumes(cfg: ContainerConfig, rootfs_dir: str, sources: tuple[str, ...]) -> None:
+    """An empty volume mounted over a directory of the image starts as a copy of it (Docker's copy-up;
+    `nocopy` skips it). The image side is opened inside the root, so a link can't point the copy elsewhere."""
+    from pallet.linux.openat2 import open_in_root
+
+    for m, src in zip(cfg.mounts, sources):
+        if m.type != "volume" or "nocopy" in m.options or not src or os.listdir(src):
+            continue
+        rfd = os.open(rootfs_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            dfd = open_in_root(rfd, m.destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:  # nothing (or not a directory) there in the image
+            continue
+        finally:
+            os.close(rfd)
+        try:
+            if not os.listdir(dfd):
+                continue
+            import subprocess
+
+            # cp -a keeps owners, modes, links and xattrs; it reads the tree below the opened directory
+            r = subprocess.run(["cp", "-a", "--", f"/proc/self/fd/{dfd}/.", src + "/"], pass_fds=(dfd,),
+                               capture_output=True, text=True)
+            if r.returncode:
+                msg = (r.stderr.strip().splitlines() or ["cp failed"])[-1]
+                raise InvalidArgument(f"volume {m.source or 'for ' + m.destination}: copying the image's "
+                                      f"{m.destination} into it failed: {msg}")
+        finally:
+            os.close(dfd)
 
 
 def _init_binary() -> str:

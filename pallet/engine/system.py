@@ -212,6 +212,15 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
                 note(f"container {cid[:12]}: was {before}, its process is gone: marked exited",
                      lambda cid=cid: lifecycle.cleanup(env, cid))
     rows = {r.id: r for r in table.all_rows(env.db)}
+    # What has no record may be a create in progress (it holds the container's lock from its first mkdir to its
+    # record's insert): not reported, and each fix below re-checks under that lock (_if_abandoned).
+    creating: dict[str, bool] = {}
+
+    def in_creation(cid: str) -> bool:
+        if cid not in creating:
+            creating[cid] = _lock_busy(env, cid)
+        return creating[cid]
+
     # 2. directories and mounts of containers that have no record (killed mid-create or mid-rm)
     cdir = os.path.join(env.root, "containers")
 
@@ -221,8 +230,9 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
         shutil.rmtree(env.run_dir(name), ignore_errors=True)
 
     for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
-        if name not in rows:
-            note(f"container dir {name[:12]}: no record", lambda name=name: drop_dir(name))
+        if name not in rows and not in_creation(name):
+            note(f"container dir {name[:12]}: no record",
+                 lambda name=name: _if_abandoned(env, name, lambda: drop_dir(name)))
     # 3. rootfs mounted for a container that is not running
     for cid, row in rows.items():
         target = os.path.join(env.container_dir(cid), "rootfs")
@@ -256,17 +266,18 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
     for sub in ("exits", "locks"):
         d = os.path.join(env.runroot, sub)
         for cid in os.listdir(d) if os.path.isdir(d) else []:
-            if cid not in rows and len(cid) == 64:
-                note(f"{sub[:-1]} file {cid[:12]}: no record", lambda p=os.path.join(d, cid): os.unlink(p))
+            if cid not in rows and len(cid) == 64 and not in_creation(cid):
+                note(f"{sub[:-1]} file {cid[:12]}: no record",
+                     lambda c=cid, p=os.path.join(d, cid): _if_abandoned(env, c, lambda: _unlink(p)))
     # 5. writable layers (snapshots) whose container record is gone
     from pallet.engine import images
     from pallet.metadata import snapshots as S
 
     snap_rows = S.all_rows(env.db)
     for srow in snap_rows:
-        if len(srow.key) == 64 and srow.key not in rows:
+        if len(srow.key) == 64 and srow.key not in rows and not in_creation(srow.key):
             note(f"snapshot {srow.key[:12]}: no container",
-                 lambda k=srow.key: images.remove_container_rootfs(env.images, k))
+                 lambda k=srow.key: _if_abandoned(env, k, lambda: images.remove_container_rootfs(env.images, k)))
     # 6. writable layer dirs on disk with neither a snapshot record nor a container (killed mid-create)
     known = {r.key for r in snap_rows} | set(rows)
     sn = env.images.snapshotter
@@ -279,8 +290,8 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
             pass
 
     for key in sorted(on_disk or ()):
-        if len(key) == 64 and key not in known:
-            note(f"snapshot dir {key[:12]}: no record", lambda k=key: drop_snapshot(k))
+        if len(key) == 64 and key not in known and not in_creation(key):
+            note(f"snapshot dir {key[:12]}: no record", lambda k=key: _if_abandoned(env, k, lambda: drop_snapshot(k)))
     # 7. containers whose writable layer is gone: they can never start again; removed only with --force
     for cid, row in rows.items():
         if on_disk is not None and row.snapshot and row.status not in containers.ACTIVE and row.snapshot not in on_disk:
@@ -302,6 +313,41 @@ def _unless_active(env, cid: str, fix) -> None:
             os.unlink(env.lock_file(cid))
         except FileNotFoundError:
             pass
+
+
+def _lock_busy(env, cid: str) -> bool:
+    """Whether another command holds `cid`'s lock now (for a container without a record: a create in progress,
+    which locks before it makes anything; an `rm` finishing). Creates no lock file."""
+    import fcntl
+
+    try:
+        fd = os.open(env.lock_file(cid), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _if_abandoned(env, cid: str, fix) -> None:
+    """Run `fix` for `cid`, which had no record, only if its lock is free and it still has no record: a create that
+    began or finished since the scan keeps what it made. The lock file goes too (the last trace of `cid`)."""
+    with containers.locked(env, cid, wait=0) as lock:
+        if not lock.held or table.get(env.db, cid) is not None:
+            return
+        fix()
+        _unlink(env.lock_file(cid))  # under the lock: nobody else has a use for this id's lock
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _owned_here(env, cid: str, rows) -> bool:

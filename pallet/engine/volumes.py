@@ -34,6 +34,9 @@ def create(env, name: str = "", *, labels: dict | None = None, driver: str = "lo
         anonymous = True
     if not valid_volume_name(name):
         raise InvalidArgument(f"invalid volume name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    if options:  # the local driver's mount options (type=tmpfs, device=...) would be stored and never applied
+        raise InvalidArgument(f"volume {name}: driver options are not supported ({', '.join(sorted(options))}): "
+                              "a local volume is a plain directory")
     row = table.VolumeRow(name=name, driver=driver, created=time.time(), labels=json.dumps(labels or {}),
                           options=json.dumps(options or {}), anonymous=int(anonymous))
     os.makedirs(data_dir(env, name), exist_ok=True)

@@ -23,7 +23,7 @@ class FileLock:
     def __init__(self, path: str, op: int = fcntl.LOCK_EX, *, wait: float | None = None):
         self.path, self.op, self.wait, self.fd, self.held = path, op, wait, -1, False
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> "FileLock":
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             if self.wait is None:
@@ -35,6 +35,7 @@ class FileLock:
             os.close(fd)
             raise
         self.fd = fd
+        return self
 
     def __exit__(self, *exc) -> bool:
         os.close(self.fd)

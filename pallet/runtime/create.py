@@ -67,6 +67,10 @@ def check_spec(spec: Spec, opts: CreateOptions) -> None:
         raise Unavailable(f"config.json: process.selinuxLabel: {spec.process.selinux_label}: SELinux is not enabled on this host")
     if linux.mount_label and not os.path.exists("/sys/fs/selinux/enforce"):
         raise Unavailable(f"config.json: linux.mountLabel: {linux.mount_label}: SELinux is not enabled on this host")
+    if linux.sysctl:  # a sysctl outside the container's namespaces would change the host
+        from pallet.runtime import sysctl
+
+        sysctl.check(linux.sysctl, {n.type: n.path for n in linux.namespaces})
     # Limits and the cgroup path are checked here, not first in the cgroup code after the fork:
     # a bad value must fail before a state dir, a process or a cgroup exists.
     if linux.resources is not None:

@@ -559,8 +559,15 @@ def switch_root(p: RootfsPlan, root_fd: int) -> None:
         m.mount(p.rootfs, "/", None, m.MS_MOVE)
         os.chroot(".")
     else:
-        m.pivot_root(".", ".")
-        # The old root is stacked on "."; make it a slave so detaching it never reaches the host.
+        old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            m.pivot_root(".", ".")
+            # The old root is stacked on "."; the cwd is still the new root's directory under it. Step onto the
+            # old root (as runc) so MS_SLAVE reaches it, not the container's mounts (an rshared bind stays shared).
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
+        # A slave, so detaching it never reaches the host.
         m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
         m.umount2(".", m.MNT_DETACH)
     # CVE-2024-21626: the cwd must be inside the new root, never a host directory.

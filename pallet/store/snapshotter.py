@@ -272,14 +272,20 @@ class OverlaySnapshotter:
             raise AlreadyExists(f"snapshot {key} exists already")
         if parent_chain_id:
             self.chain(parent_chain_id)
-        if size is not None:
-            check_size_support(self.root)
+        quota = check_size_support(self.root) if size is not None else ""
         stage = path + f".stage-{os.urandom(4).hex()}"
-        os.makedirs(os.path.join(stage, "upper"), 0o755)
-        os.makedirs(os.path.join(stage, "work"), 0o700)
-        _write(os.path.join(stage, "parent"), parent_chain_id)
-        if size is not None:
-            set_project_quota(self.root, os.path.join(stage, "upper"), size)
+        upper = os.path.join(stage, "upper")
+        try:
+            if quota == "btrfs":  # the snapshot dir is a subvolume with a qgroup limit (overlay renames work -> upper)
+                set_btrfs_qgroup(self.root, stage, size)
+            os.makedirs(upper, 0o755)
+            os.makedirs(os.path.join(stage, "work"), 0o700)
+            _write(os.path.join(stage, "parent"), parent_chain_id)
+            if quota == "xfs":
+                set_project_quota(self.root, upper, size)
+        except BaseException:
+            _rmtree(stage)
+            raise
         os.rename(stage, path)
         return self.mounts(key)
 
@@ -315,6 +321,8 @@ class OverlaySnapshotter:
             raise NotFound(f"snapshot {key} not found")
         trash = path + f".stage-rm-{os.urandom(4).hex()}"
         os.rename(path, trash)
+        # An empty btrfs subvolume (--storage-opt size=) goes with rmdir too; the kernel drops its qgroup once
+        # its cleaner has freed the subvolume's tree.
         _rmtree(trash)
 
     def snapshots(self) -> list[str]:
@@ -379,12 +387,32 @@ def _mount_of(path: str) -> tuple[str, str, str]:
     return best
 
 
-def check_size_support(root: str) -> None:
+def check_size_support(root: str) -> str:
+    """How this store can limit a container's writable layer: "xfs" (project quota) or "btrfs" (qgroup)."""
     mp, fstype, opts = _mount_of(root)
+    if fstype == "btrfs":
+        return "btrfs"
     if fstype != "xfs":
-        raise Unavailable(f"--storage-opt size is supported only for overlay over xfs mounted with 'pquota': {root} is on {fstype or 'an unknown fs'} ({mp})")
+        raise Unavailable(f"--storage-opt size needs the store on xfs mounted with 'pquota', or on btrfs: {root} is on "
+                          f"{fstype or 'an unknown fs'} ({mp})")
     if not ({"prjquota", "pquota", "pqnoenforce"} & set(opts.split(","))):
         raise Unavailable(f"--storage-opt size needs the xfs filesystem at {mp} to be mounted with 'pquota' (it has: {opts})")
+    return "xfs"
+
+
+def set_btrfs_qgroup(root: str, directory: str, size: int) -> None:
+    """Make `directory` a btrfs subvolume whose qgroup allows `size` bytes (quotas are enabled on first use)."""
+    import subprocess
+
+    steps = (["btrfs", "subvolume", "create", directory], ["btrfs", "quota", "enable", root],
+             ["btrfs", "qgroup", "limit", str(size), directory])
+    for argv in steps:
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise Unavailable("--storage-opt size on btrfs needs the btrfs command (btrfs-progs)") from None
+        if r.returncode != 0:
+            raise PalletError(f"btrfs {' '.join(argv[1:3])} on {directory} failed: {r.stderr.strip() or r.stdout.strip()}")
 
 
 def set_project_quota(root: str, directory: str, size: int) -> None:

@@ -23,31 +23,29 @@ pytestmark = [requires_root, pytest.mark.root]
 SIZE = (33, 101)
 
 
-def on_pty(argv: list[str], *, send: bytes = b"", after: bytes = b"", first: bytes = b"",
-           timeout: float = 30) -> tuple[int, bytes]:
-    """Run argv with a pty as its stdin/stdout/stderr; type `first` right away, then `send` once `after`
-    appears in its output (right away when empty); return (exit code, everything it wrote)."""
+def converse(argv: list[str], steps: list[tuple[bytes, bytes]], timeout: float = 30) -> tuple[int, bytes]:
+    """Run argv on a pty; for each (wait for, then type) step, type once the output so far holds `wait for`
+    (counted from the end of the previous step's typing); return (exit code, output)."""
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
-            set_winsize(0, *SIZE)  # a terminal of a size no default has
+            set_winsize(0, *SIZE)
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    out = b""
-    if first:
-        os.write(fd, first)
+    out, mark = b"", 0
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if send and after in out:
-                os.write(fd, send)
-                send = b""
+            if steps and steps[0][0] in out[mark:]:
+                mark = len(out)
+                os.write(fd, steps.pop(0)[1])
+                continue
             if not select.select([fd], [], [], 0.2)[0]:
                 continue
             try:
                 data = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed its side
+            except OSError:
                 break
             if not data:
                 break
@@ -58,6 +56,14 @@ def on_pty(argv: list[str], *, send: bytes = b"", after: bytes = b"", first: byt
     finally:
         os.close(fd)
     return os.waitstatus_to_exitcode(status), out
+
+
+def on_pty(argv: list[str], *, send: bytes = b"", after: bytes = b"", first: bytes = b"",
+           timeout: float = 30) -> tuple[int, bytes]:
+    """Run argv with a pty as its stdin/stdout/stderr; type `first` right away, then `send` once `after`
+    appears in its output (right away when empty); return (exit code, everything it wrote)."""
+    steps = ([(b"", first)] if first else []) + ([(after, send)] if send else [])
+    return converse(argv, steps, timeout)
 
 
 def test_run_t_gives_the_container_a_terminal(pl):
@@ -118,3 +124,74 @@ def test_exec_dt_runs_on_a_pty_nobody_reads(pl):
     cid = pl.run_d("--", "sleep", "100")
     pl.ok("exec", "-dt", cid, "sh", "-c", "tty > /tmp/t; seq 1 20000; echo end >> /tmp/t")
     assert wait_for(lambda: pl.ok("exec", cid, "cat", "/tmp/t") == "/dev/pts/0\nend\n")
+
+
+@pytest.mark.parametrize("runtime", ["pallet", "runc"])
+def test_attach_sizes_the_pty_like_the_terminal_and_follows_sigwinch(pl, runtime):
+    """Docker resizes a -t container's pty to the attaching terminal, and again when that terminal is resized.
+    With runc the pty comes over a console socket whose path (under the test's long --runroot) is longer than
+    a unix socket address may be."""
+    cid = pl.run_d("-dit", "--runtime", runtime, "--", "sh")
+    assert pl.inspect(cid)["HostConfig"]["Runtime"] == runtime
+    size = lambda: pl("exec", cid, "stty", "-F", "/dev/pts/0", "size").stdout.strip()  # noqa: E731
+    assert size() != "%d %d" % SIZE  # nobody sized it yet
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            set_winsize(0, *SIZE)
+            argv = pl.argv("attach", cid)
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    out = b""
+
+    def read_until(marker: bytes, timeout: float = 20) -> bytes:
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while marker not in out and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert marker in out, out
+        return out
+
+    try:
+        os.write(fd, b"echo size-$(stty size)-end\n")
+        read_until(b"size-%d %d-end" % SIZE)
+        set_winsize(fd, 40, 120)  # the user resizes the window: the kernel sends SIGWINCH to `pallet attach`
+        assert wait_for(lambda: size() == "40 120")
+        os.write(fd, b"sh -c 'trap \"echo winched; exit 0\" WINCH; echo trapped; while :; do sleep 1; done'\n")
+        read_until(b"\ntrapped")
+        set_winsize(fd, 41, 121)
+        read_until(b"winched")  # the container's foreground process was told, as on a real terminal
+        os.write(fd, b"exit 7\n")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and select.select([fd], [], [], 0.2):
+            try:
+                if not os.read(fd, 4096):
+                    break
+            except OSError:
+                break
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 7, out
+
+
+def test_attach_detaches_on_ctrl_p_ctrl_q_and_leaves_the_container_running(pl):
+    cid = pl.run_d("-dit", "--", "sh")
+    # ctrl-p then another key is no detach: both reach the shell (which ignores the ^P and runs the line)
+    code, out = converse(pl.argv("attach", cid), [(b"", b"\n"), (b"# ", b"\x10echo one-$((1+1))\n"),
+                                                  (b"one-2", b"\x10"), (b"", b"\x11")])
+    assert code == 0, out
+    assert pl.inspect(cid)["State"]["Running"]
+    code, out = converse(pl.argv("attach", "--detach-keys", "ctrl-x,y", cid),
+                         [(b"", b"\n"), (b"# ", b"echo two-$((2+1))\n"), (b"two-3", b"\x18y")])
+    assert code == 0, out
+    assert pl.inspect(cid)["State"]["Running"]
+    code, out = converse(pl.argv("attach", cid), [(b"", b"\n"), (b"# ", b"exit 3\n")])
+    assert code == 3, out
+    r = pl("attach", "--detach-keys", "ctrl-", cid)
+    assert r.returncode != 0 and "invalid detach keys" in r.stderr

@@ -28,9 +28,12 @@ pulls in `re`). The subreaper bit is set by the CLI before the exec
 
 Attach protocol (unix stream socket `attach.sock` in the monitor's cwd, the
 container's run dir): the monitor sends frames `stream:u8 length:u32be data`,
-stream 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, signed); the client's
-bytes go to the container's stdin when it was created with -i, and the
-client's EOF closes that stdin.
+stream 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, signed), 4 = the
+container's pty master, passed with SCM_RIGHTS in an empty frame sent first to
+each client of a -t container (so the client sizes the pty like its terminal
+and follows SIGWINCH itself, as Docker resizes on attach; the monitor needs no
+ioctl); the client's bytes go to the container's stdin when it was created
+with -i, and the client's EOF closes that stdin.
 """
 
 import _signal
@@ -111,6 +114,18 @@ class JsonFileLog:
             flags |= os.O_TRUNC
         self.fd = os.open(self.path, flags, 0o640)
         self.size = 0
+
+
+class NoLog:
+    """log-driver none: the output goes to attach clients (and a foreground terminal) only."""
+
+    fd = -1
+
+    def write(self, stream: str, data: bytes, final: bool = False) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -206,7 +221,8 @@ class Monitor:
         self.on_created = on_created  # in-process use: start the container once created; returns an error or ""
         self.ep = select.epoll()
         self.handlers = {}  # fd -> (kind, name, object)
-        self.log = JsonFileLog(cfg["log_path"], cfg.get("log_max_size", 0), cfg.get("log_max_file", 1))
+        self.log = (JsonFileLog(cfg["log_path"], cfg.get("log_max_size", 0), cfg.get("log_max_file", 1))
+                    if cfg["log_path"] else NoLog())  # log-driver none
         self.local_out = local_out
         self.local_in = local_in
         self.clients = {}
@@ -219,6 +235,13 @@ class Monitor:
         self.first_stderr = True
         self.tty_master = -1
         self.exit_record = None
+        # The CLI's container lock (its open file, passed down): held while the runtime's create runs, so `rm -f`
+        # and `system check --repair` wait for a create in flight even when the CLI is killed meanwhile (the
+        # in-process creator holds it the same way). Not inherited by the runtime: a never-started init must not
+        # keep it.
+        self.lock_fd = cfg.get("lock_fd", -1)
+        if self.lock_fd >= 0:
+            os.set_inheritable(self.lock_fd, False)
 
     def _watch(self, fd: int, kind: str, name: str = "", obj=None) -> None:
         self.handlers[fd] = (kind, name, obj)
@@ -395,6 +418,7 @@ class Monitor:
                 return
             if pid == self.runtime_pid:
                 self.runtime_pid = -1
+                self._release_lock()
                 if self.cfg["mode"] == "run":
                     self.status = status
                 elif status != 0:
@@ -404,6 +428,11 @@ class Monitor:
                     self._created(self._read_pid())
             elif pid == self.container_pid:
                 self.status = status
+
+    def _release_lock(self) -> None:
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)
+            self.lock_fd = -1
 
     def _read_pid(self) -> int:
         try:
@@ -441,7 +470,12 @@ class Monitor:
             listeners.append(s)
             self._watch(s.fileno(), "listen", "", s)
         if cfg.get("console_socket"):
-            s = unix_listener(cfg["console_socket"])
+            # sun_path holds 107 bytes and a run dir's path can be longer: bind by name in our cwd (the run
+            # dir) and give the runtime (which chdirs to the bundle) a short absolute path to the same file
+            name = os.path.basename(cfg["console_socket"])
+            s = unix_listener(name)
+            short = "/proc/%d/cwd/%s" % (os.getpid(), name)
+            cfg["argv"] = [short if a == cfg["console_socket"] else a for a in cfg["argv"]]
             listeners.append(s)
             self._watch(s.fileno(), "console", "", s)
         if self.local_in is not None and cfg.get("interactive"):
@@ -494,6 +528,8 @@ class Monitor:
                     c = accept(obj)
                     self.clients[c.fileno()] = c
                     self._watch(c.fileno(), "client")
+                    if self.tty_master >= 0:
+                        self._send_master(c)
                 elif kind == "client":
                     self._on_client(fd)
                 elif kind == "console":
@@ -501,6 +537,13 @@ class Monitor:
                 elif kind == "local_in":
                     self._on_local_in(fd)
             self._reap()
+
+    def _send_master(self, c) -> None:
+        fd_bytes = self.tty_master.to_bytes(4, sys.byteorder)
+        try:
+            c.sendmsg([frame(4, b"")], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
+        except OSError:
+            self._drop(c.fileno())
 
     def _forward(self, signum, _frame) -> None:
         target = self.container_pid or self.runtime_pid
@@ -512,7 +555,8 @@ class Monitor:
 
     def _finish(self, listeners) -> int:
         self.log.flush()
-        os.close(self.log.fd)
+        if self.log.fd >= 0:
+            os.close(self.log.fd)
         if self.error:
             self._report("error " + self.error.replace("\n", " "))
             code = -1
