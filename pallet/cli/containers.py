@@ -291,12 +291,18 @@ def cmd_logs(opts, argv):
     path = env.log_path(st.id)
     out, err = sys.stdout.buffer, sys.stderr.buffer
 
+    last = [out]
+
     def emit(e):
         text = (e.time + " " if ns.timestamps else "") + e.text
-        (err if e.stream == "stderr" else out).write(text.encode())
+        stream = err if e.stream == "stderr" else out
+        if stream is not last[0]:  # keep the container's order where both end up on one terminal
+            last[0].flush()
+            last[0] = stream
+        stream.write(text.encode())
 
-    start = os.path.getsize(path) if os.path.exists(path) else 0
-    for e in logs.read(path, tail=tail, since=since, until=until):
+    mark = logs.open_live(path)  # read up to here, follow from here: each line once
+    for e in logs.read(path, tail=tail, since=since, until=until, live=mark):
         emit(e)
     out.flush()
     err.flush()
@@ -309,10 +315,12 @@ def cmd_logs(opts, argv):
             row = containers.table.get(env.db, st.id)
             return row is not None and row.status in ("running", "paused")
 
-        for e in logs.follow(path, running, start_offset=start):
+        for e in logs.follow(path, running, start_offset=0 if mark is None else None, live=mark):
             emit(e)
             out.flush()
             err.flush()
+    elif mark is not None:
+        os.close(mark[0])
     return 0
 
 
@@ -529,11 +537,19 @@ def cmd_update(opts, argv):
         sys.stderr.write("Error: you must provide one or more flags when using this command\n")
         return 1
     from pallet.engine import lifecycle
+    from pallet.errors import InvalidArgument
 
     env = open_env(opts)
-    return each(ns.containers, lambda r: lifecycle.update(env, r, memory=ns.memory, memory_swap=ns.memory_swap,
-                                                          cpus=ns.cpus, cpu_shares=ns.cpu_shares,
-                                                          pids_limit=ns.pids_limit, restart=ns.restart))
+    code = 0
+    for ref in ns.containers:  # as `each`, but a refused value is pallet's usage error (125), as at create
+        try:
+            lifecycle.update(env, ref, memory=ns.memory, memory_swap=ns.memory_swap, cpus=ns.cpus,
+                             cpu_shares=ns.cpu_shares, pids_limit=ns.pids_limit, restart=ns.restart)
+            print(ref, flush=True)
+        except PalletError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            code = max(code, 125 if isinstance(exc, InvalidArgument) else 1)
+    return code
 
 
 VERBS.update({

@@ -116,9 +116,9 @@ def _fallback_render(template: str, data) -> str:
     return re.sub(r"\{\{(.*?)\}\}", sub, text)
 
 
-def strict_row(row: dict):
-    """A listing row whose unknown `{{.Field}}` is an error, as Docker's row structs (a plain map prints
-    `<no value>`, hiding a typo); `{{json .}}` still sees the dict."""
+def strict_rows(rows: list[dict]) -> list:
+    """Listing rows whose unknown `{{.Field}}` is an error, as with Docker's row structs (a plain map prints
+    `<no value>`, hiding a typo); `{{json .}}` still sees each dict."""
     from pallet.cli.gotemplate import TemplateExecError
     from pallet.cli.gotemplate.execute import FieldSource
 
@@ -126,10 +126,13 @@ def strict_row(row: dict):
         def template_field(self, name: str, args: list):
             if name in self and not args:
                 return self[name]
+            if name == "Label" and len(args) == 1 and "Labels" in self:  # Docker's {{.Label "com.x.y"}}
+                pairs = (kv.partition("=") for kv in str(self["Labels"]).split(",") if kv)
+                return {k: v for k, _, v in pairs}.get(str(args[0]), "")
             raise TemplateExecError(f"template: :1: executing \"\" at <.{name}>: can't evaluate field {name} "
                                     "in type *formatter.Context")
 
-    return Row(row)
+    return [Row(r) for r in rows]
 
 
 def print_table(rows: list[dict], columns: list[tuple[str, str]], fmt: str = "") -> None:
@@ -139,7 +142,7 @@ def print_table(rows: list[dict], columns: list[tuple[str, str]], fmt: str = "")
         from pallet.cli.gotemplate import format_rows
 
         default = "table " + "\t".join("{{.%s}}" % k for k, _ in columns)
-        sys.stdout.write(format_rows(fmt, [strict_row(r) for r in rows], default, dict(columns)))
+        sys.stdout.write(format_rows(fmt, strict_rows(rows), default, dict(columns)))
         return
     keys = [k for k, _ in columns]
     heads = [h for _, h in columns]

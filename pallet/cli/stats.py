@@ -32,10 +32,10 @@ def table(rows: list[dict], columns=COLUMNS) -> str:
 def render(rows: list[dict], fmt: str) -> str:
     if not fmt or fmt == "table":
         return table(rows)
-    from pallet.cli.ctrcommon import strict_row
+    from pallet.cli.ctrcommon import strict_rows
     from pallet.cli.gotemplate import format_rows
 
-    return format_rows(fmt, [strict_row(r) for r in rows], DEFAULT_FORMAT, HEADERS)
+    return format_rows(fmt, strict_rows(rows), DEFAULT_FORMAT, HEADERS)
 
 
 def cmd_stats(opts: GlobalOptions, argv: list[str]) -> int:

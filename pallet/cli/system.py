@@ -34,6 +34,7 @@ def cmd_info(opts, argv):
         f"Cgroup Version: {data['CgroupVersion']} ({data['CgroupMode']})",
         f"Runtimes: {' '.join(sorted(data['Runtimes']))}",
         f"Default Runtime: {data['DefaultRuntime']}",
+        f"Default IPC Mode: {data['DefaultIpcMode']}",
         "Security Options:",
         *[f" {o.split(',')[0].removeprefix('name=')}" + (f"\n  Profile: {o.split('profile=')[1]}" if "profile=" in o else "")
           for o in data["SecurityOptions"]],

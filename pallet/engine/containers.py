@@ -219,6 +219,8 @@ def create(env: ContainerEnv, kwargs: dict) -> ContainerState:
     _merge_image(kwargs, image)
     if not kwargs.get("entrypoint") and not kwargs.get("cmd"):
         raise InvalidArgument(f"no command specified for the container and image {image_ref} has none")
+    if not kwargs.get("ipc_mode"):  # fixed at create, as dockerd does with its default-ipc-mode
+        kwargs["ipc_mode"] = env.daemon.default_ipc_mode
     kwargs.setdefault("runtime", "")
     kwargs["runtime"] = env.runtime_name(kwargs["runtime"])
     env.runtime(kwargs["runtime"])  # unknown runtime -> error before anything exists
@@ -355,7 +357,16 @@ def cgroups_path(cid: str) -> str:
 
 def teardown_runtime(env: ContainerEnv, st: ContainerState, *, kill: bool) -> None:
     """Delete the runtime's state for the container (killing it when `kill`), unmount, drop run files."""
-    rt = env.runtime(st.config.runtime)
+    try:
+        rt = env.runtime(st.config.runtime)
+    except PalletError:
+        if not kill:
+            raise
+        # its runtime left daemon.json (or its binary went): `rm -f` still kills by cgroup and drops the state
+        kill_cgroup(cgroups_path(st.id))
+        _rmtree(os.path.join(env.runroot, "runtimes", st.config.runtime, st.id))
+        unmount_all(env, st)
+        return
     exists = rt.state(st.id) is not None
     if kill and exists:
         try:
@@ -375,7 +386,16 @@ def teardown_runtime(env: ContainerEnv, st: ContainerState, *, kill: bool) -> No
         kill_cgroup(cgroups_path(st.id))
     if not exists:  # a state dir without a state (an `rm -f` killed inside the runtime's delete): nothing loads it
         _forget_runtime_state(rt, st.id)
+    unmount_all(env, st)
+
+
+def unmount_all(env: ContainerEnv, st: ContainerState) -> None:
+    """The container's mounts on the host: its rootfs and, when its IPC is shareable, its /dev/shm."""
     rootfs.unmount(env, st.row)
+    if st.config.ipc_mode == "shareable":
+        from pallet.engine import shm
+
+        shm.unmount(env, st.id)
 
 
 def _forget_runtime_state(rt, cid: str) -> None:
@@ -427,6 +447,8 @@ def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: b
             pass
         with write(env.db):
             table.update(env.db, cid, status="removing")
+        if torn_down:  # by the monitor's cleanup, which may have failed halfway: no mount may go with the dir
+            unmount_all(env, st)
         rootfs.remove(env, st.row)
         _rmtree(env.container_dir(cid))
         _rmtree(env.run_dir(cid))

@@ -15,7 +15,7 @@ KNOWN_KEYS = frozenset({
     "ip-forward", "ip-masq", "dns", "dns-opts", "dns-search", "max-concurrent-downloads",
     "max-concurrent-uploads", "features", "experimental", "seccomp-profile", "no-new-privileges",
     "default-cgroupns-mode", "cgroup-parent", "userland-proxy", "labels", "hosts", "group",
-    "selinux-enabled", "icc", "mtu", "ipv6", "init", "shutdown-timeout", "builder",
+    "selinux-enabled", "icc", "mtu", "ipv6", "init", "shutdown-timeout", "builder", "default-ipc-mode",
 })
 
 
@@ -30,6 +30,7 @@ class DaemonConfig:
     log_max_file: int = 3
     live_restore: bool = True
     default_shm_size: int = 64 << 20
+    default_ipc_mode: str = "private"  # Docker >= 20.10's; "shareable" (older Docker's) mounts /dev/shm on the host
     bridge: str = "none"
     registry_mirrors: tuple[str, ...] = ()
     proxies: dict = {}
@@ -45,7 +46,8 @@ BOOL_KEYS = frozenset({"live-restore", "debug", "experimental", "no-new-privileg
 LIST_KEYS = frozenset({"storage-opts", "registry-mirrors", "insecure-registries", "exec-opts", "dns", "dns-opts",
                        "dns-search", "labels", "hosts"})
 STR_KEYS = frozenset({"default-runtime", "storage-driver", "log-driver", "bridge", "data-root", "exec-root",
-                      "log-level", "seccomp-profile", "default-cgroupns-mode", "cgroup-parent", "group"})
+                      "log-level", "seccomp-profile", "default-cgroupns-mode", "cgroup-parent", "group",
+                      "default-ipc-mode"})
 DICT_KEYS = frozenset({"default-ulimits", "runtimes", "log-opts", "proxies", "features", "builder"})
 STORAGE_OPTS = ("size", "override_kernel_check")  # overlay2's, with or without the "overlay2." prefix
 LOG_DRIVERS = ("json-file", "local", "none")  # "local" is kept in json-file's format (same logs, same rotation)
@@ -108,6 +110,9 @@ def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
     if not isinstance(runtimes, dict) or any(not isinstance(v, dict) for v in runtimes.values()):
         raise InvalidArgument(f"{source}: runtimes must map names to {{\"path\": ...}}")
     bridge = raw.get("bridge", "none")
+    ipc_mode = raw.get("default-ipc-mode") or "private"
+    if ipc_mode not in ("private", "shareable"):  # dockerd takes only these two as a default
+        raise InvalidArgument(f"{source}: default-ipc-mode {ipc_mode!r} is not valid: expected private or shareable")
     return DaemonConfig(
         default_ulimits=tuple(ulimits),
         default_runtime=raw.get("default-runtime", ""),
@@ -118,6 +123,7 @@ def parse(text: str, source: str = "daemon.json") -> DaemonConfig:
         log_max_file=max_file,
         live_restore=True,
         default_shm_size=parse_size(str(raw["default-shm-size"]), "default-shm-size") if "default-shm-size" in raw else 64 << 20,
+        default_ipc_mode=ipc_mode,
         bridge=bridge,
         registry_mirrors=tuple(raw.get("registry-mirrors") or ()),
         proxies=raw.get("proxies") or {},

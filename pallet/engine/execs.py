@@ -52,6 +52,8 @@ def exec_in(env, ref: str, argv: list[str], *, detach: bool = False, tty: bool =
         else:
             proc = subprocess.run(cmd, stdin=stdin)
         err = runtime_error(rlog)
+        if err and proc.returncode != 0 and not detach:
+            return classify(err)  # the runtime said it on our stderr already (runc always does): one line is enough
         if err and proc.returncode != 0:
             raise StartError(f"exec in {st.name}: {_exec_msg(err, st.id)}", classify(err))
         return proc.returncode

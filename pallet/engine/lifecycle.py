@@ -64,7 +64,8 @@ def _short_msg(msg: str) -> str:
 def _prepare(env: ContainerEnv, st: ContainerState) -> tuple[str, str]:
     """Clear leftovers of a previous run, mount the rootfs, write the bundle. Returns (bundle, run dir)."""
     rt = env.runtime(st.config.runtime)
-    if (st.row.started_at or st.row.error) and rt.state(st.id) is not None:
+    if _stale_runtime_state(rt, st):
+        _stop_stale_monitor(env, st)
         rt.delete(st.id, force=True)
     try:
         os.unlink(env.exit_file(st.id))
@@ -74,11 +75,47 @@ def _prepare(env: ContainerEnv, st: ContainerState) -> tuple[str, str]:
     os.makedirs(rdir, exist_ok=True)
     root_dir = rootfs.mount(env, st.row, volatile=st.config.auto_remove)
     try:
+        if st.config.ipc_mode == "shareable":
+            from pallet.engine import shm
+
+            shm.mount(env, st.config)
         bundle = spec_plan.write_bundle(env, st, root_dir)
     except BaseException:
-        rootfs.unmount(env, st.row)
+        containers.unmount_all(env, st)
         raise
     return bundle, rdir
+
+
+def _stale_runtime_state(rt, st: ContainerState) -> bool:
+    """Whether the runtime still has a container of this id from an earlier attempt: after a run (exited, or a
+    failed start), or a "created" one whose `run -d` died between the runtime's create and its start (a binary
+    runtime's monitor made it; its init still waits). A never-started container costs one stat here, not a
+    `runc state`."""
+    if not (st.row.started_at or st.row.error):
+        root = getattr(rt, "state_root", "")
+        if not root or not os.path.isdir(os.path.join(root, st.id)):
+            return False
+    return rt.state(st.id) is not None
+
+
+def _stop_stale_monitor(env: ContainerEnv, st: ContainerState) -> None:
+    """The monitor of a container created for a start that never came waits on that container's init; deleting
+    the init would make it write an exit record and run a cleanup, both of which would land on the container
+    started next. SIGKILL it first (it writes nothing then). It is the init's parent (a subreaper), named by
+    the pid file the runtime wrote, and only a process whose command line names this container is killed."""
+    try:
+        with open(os.path.join(env.run_dir(st.id), "pid")) as f:
+            init = int(f.read().strip() or 0)
+        with open(f"/proc/{init}/stat", "rb") as f:
+            stat = f.read()
+        ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return
+    if ppid > 1 and ppid != os.getpid():
+        containers.stop_monitor(env, ContainerState(st.row.replace(monitor_pid=ppid), st.config))
+        deadline = time.monotonic() + 5
+        while containers.alive(ppid) and time.monotonic() < deadline:  # gone (or a zombie) before the delete
+            time.sleep(0.01)
 
 
 def _oom_files(cid: str) -> list[str]:
@@ -488,7 +525,7 @@ def cleanup(env: ContainerEnv, cid: str, *, foreground: bool = False) -> None:
             if st.status in ACTIVE:
                 return
             if foreground:  # the runtime's one-shot `run` deleted its own state
-                rootfs.unmount(env, st.row)
+                containers.unmount_all(env, st)
             else:
                 try:
                     containers.teardown_runtime(env, st, kill=False)
@@ -646,8 +683,8 @@ def update(env: ContainerEnv, ref: str, *, memory: str = "", memory_swap: str = 
     if cpus:
         try:
             changes["nano_cpus"] = int(float(cpus) * 1e9)
-        except ValueError:
-            raise InvalidArgument(f"invalid --cpus {cpus!r}") from None
+        except (ValueError, OverflowError):  # "abc", "nan"; "inf"
+            raise InvalidArgument(f"invalid --cpus {cpus!r}: expected a number") from None
     if cpu_shares:
         changes["cpu_shares"] = cpu_shares
     if pids_limit:
@@ -656,6 +693,8 @@ def update(env: ContainerEnv, ref: str, *, memory: str = "", memory_swap: str = 
                   restart=c.parse_restart(restart) if restart else st.config.restart)
     if cfg.auto_remove and cfg.restart.name != "no":
         raise InvalidArgument("conflicting options: --restart and --rm")
+    if changes:  # what create would refuse, with the values kept merged in: before the cgroup or the record moves
+        spec_plan.check_resources(cfg.resources)
     if changes and st.status in ACTIVE:
         res = spec_builder.plan_resources(cfg)
         res.pop("devices", None)

@@ -181,6 +181,8 @@ def open_runtime(name: str, runroot: str, configured: dict | None = None) -> Run
         path = spec.get("path") or _which(name)
         if not path:
             raise Unavailable(f"runtime {name!r}: no path configured and not found on PATH")
+        if os.sep in path and not os.access(path, os.X_OK):  # daemon.json's path: say so before anything is made
+            raise Unavailable(f"runtime {name!r}: {path} is not an executable file")
         return BinaryRuntime(name=name, path=path, state_root=state_root, extra_args=tuple(spec.get("runtimeArgs", ())))
     if name == "pallet":
         return LibraryRuntime(name=name, state_root=state_root)

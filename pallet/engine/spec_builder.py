@@ -94,6 +94,7 @@ class Resolved:
     netns_path: str = ""  # --net container:ID
     pidns_path: str = ""
     ipcns_path: str = ""
+    shm_source: str = ""  # host path bound at /dev/shm (--ipc shareable / container:ID: see pallet.engine.shm)
     seccomp: dict | None = None  # OCI linux.seccomp, already converted
     default_ulimits: tuple = ()  # daemon.json default-ulimits, as config.Ulimit
     devices: tuple = ()  # --device: OCI linux.devices entries (pallet.engine.devices.resolve_all)
@@ -173,11 +174,18 @@ def parse_cpu_list(value: str, flag: str) -> set[int]:
     return out
 
 
-def check_resources(r, *, online_cpus: str = "", online_mems: str = "") -> None:
-    """Refuse limits the kernel or runtime would refuse later, naming the flag (Docker's rules).
+def check_resources(r, *, online_cpus: str = "", online_mems: str = "", ncpus: int = 0) -> None:
+    """Refuse limits the kernel or runtime would refuse later, naming the flag (Docker's rules); `create` and
+    `update` (with the merged values) both ask.
 
-    online_cpus / online_mems: the host's lists ("0-1"), needed only with --cpuset-cpus / --cpuset-mems.
+    online_cpus / online_mems: the host's lists ("0-1"), needed only with --cpuset-cpus / --cpuset-mems;
+    ncpus: the host's CPU count, to bound --cpus (0: not checked).
     """
+    if 0 < r.memory < _MIN_MEMORY:
+        raise InvalidArgument("--memory: minimum memory limit allowed is 6MB")
+    if r.nano_cpus and not 10**7 <= r.nano_cpus <= (ncpus * 10**9 if ncpus else r.nano_cpus):
+        top = f" to {ncpus}.00, as there are only {ncpus} CPUs available" if ncpus else ""
+        raise InvalidArgument(f"--cpus {r.nano_cpus / 1e9:g}: range of CPUs is from 0.01{top}")
     if r.memory_swap not in (0, -1):
         if not r.memory:
             raise InvalidArgument("--memory-swap needs --memory: it limits memory plus swap")
@@ -197,6 +205,8 @@ def check_resources(r, *, online_cpus: str = "", online_mems: str = "") -> None:
         raise InvalidArgument(f"--cpu-period {r.cpu_period}: must be from 1000 (1ms) to 1000000 (1s)")
     if 0 < r.cpu_quota < 1000:
         raise InvalidArgument(f"--cpu-quota {r.cpu_quota}: must be at least 1000 (1ms)")
+    if r.pids_limit < -1:
+        raise InvalidArgument("--pids-limit must be -1 (unlimited) or positive")
     if r.cpu_shares < 0:
         raise InvalidArgument(f"--cpu-shares {r.cpu_shares}: must not be negative")
     if r.blkio_weight and not 10 <= r.blkio_weight <= 1000:
@@ -265,8 +275,9 @@ def _default_mounts(cfg: ContainerConfig, shm_source: str = "") -> list[dict]:
          "options": ["nosuid", "noexec", "nodev", "relatime", "ro" if not cfg.privileged else "rw"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
     ]
-    # --ipc host shares the host's /dev/shm too (POSIX shm lives there), as Docker. (container:ID gets a
-    # tmpfs of its own: that container's /dev/shm is in another mount namespace, which mount(2) can't bind.)
+    # --ipc host shares the host's /dev/shm too (POSIX shm lives there), as Docker; shareable and container:ID
+    # bind the donor's host-side tmpfs (pallet.engine.shm). Without a source (private, or a plan made at create)
+    # the runtime mounts a tmpfs of the container's own.
     if shm_source:
         mounts.append({"destination": "/dev/shm", "type": "bind", "source": shm_source,
                        "options": ["rbind", "nosuid", "noexec", "nodev", "rprivate"]})
@@ -315,7 +326,7 @@ def build_spec(cfg: ContainerConfig, resolved: Resolved, host: HostFacts) -> dic
         # Docker keeps ambient/inheritable empty; a non-root user gets no effective caps.
         process["capabilities"]["effective"] = []
         process["capabilities"]["permitted"] = []
-    mounts = _default_mounts(cfg, "/dev/shm" if cfg.ipc_mode == "host" else "")
+    mounts = _default_mounts(cfg, "/dev/shm" if cfg.ipc_mode == "host" else resolved.shm_source)
     for m, src in zip(cfg.mounts, resolved.bind_sources):
         mounts.append(_mount_for(m, src))
     dests = {m["destination"] for m in mounts}

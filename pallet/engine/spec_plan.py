@@ -171,6 +171,19 @@ def _ns_path(env, mode: str, kind: str) -> str:
     return f"/proc/{st.row.pid}/ns/{kind}"
 
 
+def _ipc(env, cfg: ContainerConfig) -> tuple[str, str]:
+    """(IPC namespace to join, host path bound at /dev/shm): a joiner's come from its donor (running and
+    shareable, checked again now); a shareable container's /dev/shm was mounted by the start (pallet.engine.shm)."""
+    if cfg.ipc_mode != "shareable" and not cfg.ipc_mode.startswith("container:"):
+        return "", ""  # private, none (a tmpfs of its own, or no /dev/shm), host (spec_builder binds /dev/shm)
+    from pallet.engine import shm
+
+    if cfg.ipc_mode == "shareable":
+        return "", shm.host_path(env, cfg.id)
+    st, path = shm.donor(env, cfg.ipc_mode[10:])
+    return f"/proc/{st.row.pid}/ns/ipc", path
+
+
 def _devices(cfg: ContainerConfig) -> tuple[tuple, tuple]:
     """--device nodes and cgroup rules, stat'ed now (a device's numbers may change between starts);
     --privileged adds every host device, as Docker."""
@@ -193,19 +206,28 @@ def _online(kind: str) -> str:
         return "" if kind == "cpu" else "0"  # no NUMA sysfs: one node
 
 
+def check_resources(r) -> None:
+    """spec_builder.check_resources with this host's CPUs and memory nodes (create, and update's merged values)."""
+    spec_builder.check_resources(r, online_cpus=_online("cpu") if r.cpuset_cpus else "",
+                                 online_mems=_online("node") if r.cpuset_mems else "",
+                                 ncpus=os.cpu_count() or 0)
+
+
 def check(env, cfg: ContainerConfig) -> None:
     """Plan the spec with a stand-in rootfs: bad caps, ulimits, seccomp profiles fail here, at create."""
-    for mode in (cfg.network_mode, cfg.pid_mode, cfg.ipc_mode):
+    for mode in (cfg.network_mode, cfg.pid_mode):
         if mode.startswith("container:"):
             from pallet.engine import containers
 
             containers.resolve(env, mode.partition(":")[2])
+    if cfg.ipc_mode.startswith("container:"):  # running and shareable, or nothing is created
+        from pallet.engine import shm
+
+        shm.donor(env, cfg.ipc_mode[10:])
     if cfg.init:
         _init_binary()
     spec_builder.check_mounts(cfg)
-    r = cfg.resources
-    spec_builder.check_resources(r, online_cpus=_online("cpu") if r.cpuset_cpus else "",
-                                 online_mems=_online("node") if r.cpuset_mems else "")
+    check_resources(cfg.resources)
     nodes, rules = _devices(cfg) if not cfg.privileged else ((), ())  # host devices: stat'ed at start
     resolved = spec_builder.Resolved(rootfs="/", seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
                                      bind_sources=tuple(m.source for m in cfg.mounts), devices=nodes, device_rules=rules)
@@ -248,7 +270,7 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
         _copy_up_volumes(cfg, rootfs_dir, sources)
     if cfg.workdir and cfg.workdir != "/":
         _ensure_workdir(rootfs_dir, cfg.workdir)
-    ipcns = _ns_path(env, cfg.ipc_mode, "ipc") if cfg.ipc_mode.startswith("container:") else ""
+    ipcns, shm_source = _ipc(env, cfg)
     resolved = spec_builder.Resolved(
         rootfs=rootfs_dir, devices=nodes, device_rules=rules, uid=uid, gid=gid, additional_gids=extra,
         bind_sources=sources,
@@ -257,7 +279,7 @@ def write_bundle(env, st, rootfs_dir: str) -> str:
         cgroups_path=cgroups_path(st.id),
         netns_path=_ns_path(env, cfg.network_mode, "net") if cfg.network_mode.startswith("container:") else "",
         pidns_path=_ns_path(env, cfg.pid_mode, "pid") if cfg.pid_mode.startswith("container:") else "",
-        ipcns_path=ipcns,
+        ipcns_path=ipcns, shm_source=shm_source,
         seccomp=seccomp_for(env, cfg), default_ulimits=env.daemon.default_ulimits,
     )
     spec = spec_builder.build_spec(cfg, resolved, host_facts())

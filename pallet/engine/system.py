@@ -70,6 +70,7 @@ def info(env) -> dict:
         "ServerVersion": __version__,
         "Runtimes": rts,
         "DefaultRuntime": env.runtime_name(),
+        "DefaultIpcMode": env.daemon.default_ipc_mode,
         "LiveRestoreEnabled": True,
         "SecurityOptions": ["name=seccomp,profile=builtin", "name=cgroupns"],
         "RegistryConfig": {"Mirrors": list(env.daemon.registry_mirrors)},
@@ -239,6 +240,9 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
         if row.status not in containers.ACTIVE and row.snapshot and os.path.ismount(target):
             note(f"container {cid[:12]}: rootfs still mounted while {row.status}",
                  lambda cid=cid: _unmount_tree(env.container_dir(cid)))
+        elif row.status not in containers.ACTIVE and os.path.ismount(os.path.join(env.container_dir(cid), "mounts/shm")):
+            note(f"container {cid[:12]}: /dev/shm still mounted while {row.status}",  # --ipc shareable's
+                 lambda cid=cid: _unless_active(env, cid, lambda: _unmount_tree(env.container_dir(cid) + "/mounts")))
     # 4. runtime state, cgroups, exit files, locks of unknown containers
     from pallet.engine.runtimes import open_runtime
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -77,6 +78,9 @@ def test_exec_errors_name_the_container_once(pl):
     assert one_error_line(r) == "Error: exec in box: exec /nonexistent: no such file or directory"
     r = pl("exec", "box", "/etc")
     assert r.returncode == 126 and cid not in r.stderr
+    pl.run_d("--name", "viarunc", "--runtime", "runc", "--", "sleep", "100")
+    r = pl("exec", "viarunc", "/nonexistent")  # runc says it on stderr itself, always: no second line of ours
+    assert r.returncode == 127 and "/nonexistent" in one_error_line(r)
 
 
 def test_top_passes_ps_options_like_docker(pl):
@@ -102,6 +106,7 @@ def test_ps_listing_flags_and_docker_s_format_escapes(pl):
     out = pl.ok("ps", "-a", "--filter", "label=n=1", "--format", r"table {{.Names}}\t{{.Labels}}")
     assert out.splitlines() == ["NAMES     LABELS", "c1        n=1"]
     assert pl.ok("ps", "-a", "--filter", "name=c0", "--format", r"{{.Names}}\t{{.Status}}") == "c0\tCreated\n"
+    assert pl.ok("ps", "-a", "--filter", "name=c0", "--format", '{{.Label "n"}}/{{.Label "none"}}') == "0/\n"
     rows = [json.loads(line) for line in pl.ok("ps", "-a", "--format", "json").splitlines()]
     assert [r["Names"] for r in rows] == ["c2", "c1", "c0"] and rows[0]["Labels"] == "n=2"
     pl.ok("volume", "create", "listed")
@@ -177,6 +182,8 @@ def test_daemon_json_values_pallet_would_ignore_are_errors(pl, tmp_path):
         ({"registry-mirrors": "https://m"}, "registry-mirrors must be a list"),
         ({"log-opts": {"max-file": "0"}}, "max-file must be at least 1"),
         ({"log-driver": "syslog"}, "log-driver 'syslog' is not supported"),
+        ({"default-runtime": "bad", "runtimes": {"bad": {"path": "/nonexistent"}}},
+         "runtime 'bad': /nonexistent is not an executable file"),
     ]
     for conf, says in cases:
         cfg.write_text(json.dumps(conf))
@@ -190,6 +197,10 @@ def test_daemon_json_values_pallet_would_ignore_are_errors(pl, tmp_path):
     assert info["RegistryConfig"]["Mirrors"] == ["https://m.example"]
     assert info["HttpProxy"] == "http://p.example:3128"
     assert pl.ok("ps", "-aq") == ""
+    runc = shutil.which("runc")
+    cfg.write_text(json.dumps({"runtimes": {"myrunc": {"path": runc}}}))
+    assert pl.ok("run", "--rm", "--runtime", "myrunc", *pl.image, "echo", "via-myrunc") == "via-myrunc\n"
+    assert json.loads(pl.ok("info", "-f", "{{json .Runtimes}}"))["myrunc"] == {"path": runc}
 
 
 def test_json_file_log_has_a_size_limit_by_default(pl):
@@ -275,3 +286,27 @@ def test_attach_forwards_signals_unless_sig_proxy_is_off(pl):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_rm_f_of_a_container_whose_runtime_left_daemon_json(pl, tmp_path):
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text(json.dumps({"runtimes": {"myrunc": {"path": shutil.which("runc")}}}))
+    pl.config = cfg
+    cid = pl.run_d("--runtime", "myrunc", "--", "sleep", "100")
+    pid = pl.inspect(cid)["State"]["Pid"]
+    cfg.write_text("{}")
+    assert pl.ok("rm", "-f", cid).strip() == cid
+    assert pl.ok("ps", "-aq") == ""
+    assert wait_for(lambda: not os.path.exists(f"/proc/{pid}"), what="the container's process to go")
+    # (the fixture checks that no mount or cgroup of it is left)
+
+
+def test_logs_follow_keeps_every_line_across_several_rotations_at_once(pl):
+    """A burst rotates the log several times between two looks of `logs -f`: it reads the rotated files too."""
+    cid = pl.run_d("--log-opt", "max-size=2k", "--log-opt", "max-file=50", "--",
+                   "sh", "-c", "sleep 1; for i in $(seq 1 300); do echo line-$i; done; sleep 0.3; echo end")
+    got = pl.ok("logs", "-f", cid, timeout=60).splitlines()
+    want = [f"line-{i}" for i in range(1, 301)] + ["end"]
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    assert (missing, extra, len(got)) == ([], [], len(want)) and got == want, (missing, extra, len(got))
+    assert os.path.exists(pl.inspect(cid)["LogPath"] + ".5")  # it did rotate, many times
