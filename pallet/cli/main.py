@@ -24,7 +24,7 @@ VERBS: dict[str, str] = {
     "wait": "containers", "ps": "containers", "inspect": "containers", "logs": "containers",
     "exec": "containers", "top": "containers", "port": "containers", "volume": "volumes", "stats": "stats",
     "info": "system", "system": "system",
-    "attach": "containers", "mount": "containers", "unmount": "containers",
+    "attach": "containers", "mount": "containers", "unmount": "containers", "umount": "containers",
     "export": "containers", "commit": "containers", "update": "containers",
     "cp": "filesystem", "diff": "filesystem",
     "debug": "debug",

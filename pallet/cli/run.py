@@ -86,16 +86,21 @@ def _env_files(paths: list[str]) -> list[str]:
         for line in lines:
             line = line.strip()
             if line and not line.startswith("#"):
-                out.append(_env_value(line, f"--env-file {p}"))
+                value = _env_value(line, f"--env-file {p}")
+                if value is not None:
+                    out.append(value)
     return out
 
 
-def _env_value(e: str, flag: str = "-e") -> str:
+def _env_value(e: str, flag: str = "-e") -> str | None:
     if not e or e.startswith("="):
         from pallet.errors import InvalidArgument
 
         raise InvalidArgument(f"invalid environment variable {e!r} for {flag}: expected NAME=VALUE or NAME")
-    return e if "=" in e else f"{e}={os.environ.get(e, '')}"
+    if "=" in e:
+        return e
+    value = os.environ.get(e)
+    return None if value is None else f"{e}={value}"  # NAME unset here: unset in the container too, as Docker
 
 
 def to_kwargs(ns, env) -> dict:
@@ -233,7 +238,7 @@ def to_kwargs(ns, env) -> dict:
     _warn_missing_caps(ns.cap_add, ns.privileged)
     kwargs = dict(
         name=ns.name, image=ns.image, rootfs_dir=ns.rootfs,
-        cmd=tuple(ns.command), env=tuple(_env_files(ns.env_file) + [_env_value(e) for e in ns.env]),
+        cmd=tuple(ns.command), env=tuple(_env_files(ns.env_file) + [v for v in map(_env_value, ns.env) if v is not None]),
         workdir=ns.workdir, user=ns.user, group_add=tuple(ns.group_add), hostname=ns.hostname,
         labels=tuple(labels), mounts=tuple(mounts), read_only=ns.read_only, privileged=ns.privileged,
         cap_add=tuple(ns.cap_add), cap_drop=tuple(ns.cap_drop), seccomp=seccomp, seccomp_profile=profile,

@@ -52,6 +52,9 @@ def test_export_diff_commit_mount(pl, tmp_path):
     assert os.path.ismount(m2)
     pl.ok("unmount", stopped)
     assert not os.path.ismount(m2)
+    assert pl.ok("mount", stopped).strip() == m2
+    pl.ok("umount", stopped)  # podman's spelling too
+    assert not os.path.ismount(m2)
 
 
 def test_attach_and_start_attach(pl):

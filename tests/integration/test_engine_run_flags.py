@@ -51,6 +51,15 @@ def test_env_file_env_passthrough_user_and_group_add(pl, tmp_path, monkeypatch):
     assert out.split() == ["1000", "1001", "1001", "10", "65534"]
 
 
+def test_env_name_unset_on_the_host_is_unset_in_the_container(pl, tmp_path, monkeypatch):
+    monkeypatch.delenv("PALLET_UNSET_VAR", raising=False)
+    envf = tmp_path / "env"
+    envf.write_text("PALLET_UNSET_VAR\n")
+    for flags in (["-e", "PALLET_UNSET_VAR"], ["--env-file", str(envf)]):
+        out = pl.ok("run", "--rm", *flags, *pl.image, "sh", "-c", 'echo "${PALLET_UNSET_VAR-unset}"')
+        assert out == "unset\n", flags
+
+
 def test_workdir_missing_in_the_image_is_created(pl):
     assert pl.ok("run", "--rm", "-w", "/new/dir", *pl.image, "pwd") == "/new/dir\n"
     assert pl.ok("run", "--rm", "--read-only", "-w", "/other/dir", *pl.image, "pwd") == "/other/dir\n"
