@@ -27,12 +27,14 @@ def cmd_start(opts, argv):
         from pallet.engine import attach, containers
 
         st = containers.get(env, ns.containers[0])
-        if ns.interactive:
-            st = lifecycle.start(env, st.id)
-            return attach.attach(env, st.id, stdin=True)
-        # Follow the log from where this run starts: nothing the container prints early is lost.
+        # From where this run starts: nothing the container prints early is lost.
         path = env.log_path(st.id)
         offset = os.path.getsize(path) if os.path.exists(path) else 0
+        if ns.interactive or st.config.tty:
+            # as `attach`: our input, and with -t the pty sized like our terminal (again on SIGWINCH); the
+            # monitor holds the output until we are there
+            st = lifecycle.start(env, st.id, hold_output=True)
+            return attach.attach(env, st.id, stdin=ns.interactive, log_offset=offset)
         lifecycle.start(env, st.id)
         return attach.follow_log(env, st.id, offset)
     return each(ns.containers, lambda r: lifecycle.start(env, r))

@@ -247,7 +247,7 @@ def to_kwargs(ns, env) -> dict:
         device_cgroup_rules=_cgroup_rules(ns.device_cgroup_rule),
         shm_size=(c.parse_size(ns.shm_size, "--shm-size") if ns.shm_size else 0) or env.daemon.default_shm_size,  # 0: the default, as Docker
         network_mode=net, pid_mode=ns.pid, ipc_mode=ns.ipc, uts_mode=ns.uts, tty=ns.tty,
-        interactive=ns.interactive, auto_remove=ns.rm, restart=restart,
+        interactive=ns.interactive, stdin_once=ns.interactive and not ns.detach, auto_remove=ns.rm, restart=restart,
         stop_signal=ns.stop_signal or "SIGTERM", stop_timeout=10 if ns.stop_timeout is None else ns.stop_timeout,
         init=ns.init or env.daemon.init, runtime=ns.runtime, storage_size=storage_size, log_max_size=log_max_size, log_max_file=log_max_file,
         log_driver=env.daemon.log_driver, entrypoint_set=ns.entrypoint is not None,

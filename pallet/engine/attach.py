@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
 import struct
 import sys
+import time
 
 from pallet.engine import containers
-from pallet.errors import InvalidArgument, Unavailable, WrongState
+from pallet.errors import InvalidArgument, PalletError, Unavailable, WrongState
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 _CTRL_SYMBOLS = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
@@ -42,19 +44,38 @@ def split_detach(buf: bytes, keys: bytes) -> tuple[bytes, bool, bytes]:
     return buf, False, b""
 
 
-def _connect(env, cid: str) -> socket.socket:
-    # Through /proc/self/fd: the socket's path may be longer than sun_path's 108 bytes.
-    dfd = os.open(env.run_dir(cid), os.O_PATH | os.O_DIRECTORY)
+CONNECT_WAIT = 10.0  # `start -a`: how long a just-spawned monitor may take to listen
+
+
+def _running(env, cid: str) -> bool:
     try:
+        return containers.get(env, cid).status in ("running", "paused")
+    except PalletError:
+        return False
+
+
+def _connect(env, cid: str, *, wait: bool = False) -> socket.socket | None:
+    """The monitor's attach socket. `wait` (right after a start): its monitor may not listen yet, so retry while
+    the container runs; None when it exited before we got there."""
+    deadline = time.monotonic() + CONNECT_WAIT
+    while True:
+        # Through /proc/self/fd: the socket's path may be longer than sun_path's 108 bytes.
+        dfd = os.open(env.run_dir(cid), os.O_PATH | os.O_DIRECTORY)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(f"/proc/self/fd/{dfd}/attach.sock")
+            return s
         except OSError as exc:
             s.close()
+            if wait and exc.errno in (errno.ENOENT, errno.ECONNREFUSED):
+                if not _running(env, cid):
+                    return None
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
             raise Unavailable(f"container {cid[:12]}: its monitor does not answer ({exc.strerror}): not attachable") from None
-        return s
-    finally:
-        os.close(dfd)
+        finally:
+            os.close(dfd)
 
 
 PROXIED_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -78,16 +99,24 @@ def _proxy_signals(env, st):
 
 
 def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys: str = DEFAULT_DETACH_KEYS,
-           sig_proxy: bool = True) -> int:
-    """Relay the container's output until it exits (its exit code) or the user types the detach keys (0, the
-    container keeps running)."""
+           sig_proxy: bool = True, log_offset: int | None = None) -> int:
+    """Relay the container's output until it exits (its exit code), the user types the detach keys, or the
+    monitor ends the session (0 for both: the container keeps running). `log_offset` (`start -a`, right after
+    the start): wait for the monitor to listen, and when the container is gone before that, relay its log from
+    there instead."""
     keys = parse_detach_keys(detach_keys) if detach_keys else b""
     st = containers.get(env, ref)
-    if st.status != "running":
-        raise WrongState(f"container {st.name} is {'stopped' if st.status == 'exited' else st.status}: cannot attach")
     out = out if out is not None else sys.stdout.buffer
     err = err if err is not None else sys.stderr.buffer
-    s = _connect(env, st.id)
+    if log_offset is not None:
+        s = _connect(env, st.id, wait=True)
+        if s is None:
+            return follow_log(env, st.id, log_offset, out, err)
+    else:
+        if st.status != "running":
+            state = "stopped" if st.status == "exited" else st.status
+            raise WrongState(f"container {st.name} is {state}: cannot attach")
+        s = _connect(env, st.id)
     buf = b""
     code = None
     watch = [s] + ([sys.stdin] if stdin and st.config.interactive else [])
@@ -153,7 +182,9 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys
             os.close(master)
         term.__exit__(None, None, None)
         s.close()
-    if code is None:
+    if code is None:  # the monitor ended our session (input ended, stdin kept open) or is gone
+        if _running(env, st.id):
+            return 0
         done = __import__("pallet.engine.lifecycle", fromlist=["wait_exit"]).wait_exit(env, st.id, 5)
         code = done.row.exit_code if done is not None else 0
     return code

@@ -229,6 +229,9 @@ class ContainerConfig:
     uts_mode: str = ""
     tty: bool = False
     interactive: bool = False
+    # Docker's StdinOnce: an attach's end of input closes the container's stdin. True for `create -i` and a
+    # foreground `run -i` (the client that feeds it is the only one); a `run -d -i` keeps stdin open across attaches.
+    stdin_once: bool = False
     auto_remove: bool = False
     restart: RestartPolicy = RestartPolicy()
     stop_signal: str = "SIGTERM"
@@ -252,6 +255,7 @@ class ContainerConfig:
         raw = loads(text)
         known = set(fields_of(cls))
         raw = {k: v for k, v in raw.items() if k in known}
+        raw.setdefault("stdin_once", raw.get("interactive", False))  # a record from before the field: as it behaved
         raw["mounts"] = tuple(MountSpec(**{**m, "options": tuple(m.get("options", ()))}) for m in raw.get("mounts", ()))
         raw["ulimits"] = tuple(Ulimit(**u) for u in raw.get("ulimits", ()))
         raw["resources"] = Resources(**raw.get("resources", {}))

@@ -390,12 +390,45 @@ def teardown_runtime(env: ContainerEnv, st: ContainerState, *, kill: bool) -> No
 
 
 def unmount_all(env: ContainerEnv, st: ContainerState) -> None:
-    """The container's mounts on the host: its rootfs and, when its IPC is shareable, its /dev/shm."""
-    rootfs.unmount(env, st.row)
+    """The container's mounts on the host: its rootfs (unless a user's `pallet mount` holds it, as podman: only
+    `umount` or `rm` drops that) and, when its IPC is shareable, its /dev/shm."""
+    if not user_mounts(env, st.id):
+        rootfs.unmount(env, st.row)
     if st.config.ipc_mode == "shareable":
         from pallet.engine import shm
 
         shm.unmount(env, st.id)
+
+
+def _user_mounts_file(env: ContainerEnv, cid: str) -> str:
+    return os.path.join(env.run_dir(cid), "mounts")  # the runroot: a mount does not outlive a reboot either
+
+
+def user_mounts(env: ContainerEnv, cid: str) -> int:
+    """How many `pallet mount`s of the container no `umount` undid yet (podman's mount counter); 0 when its
+    rootfs is not mounted (a count left by a mount that is gone)."""
+    try:
+        with open(_user_mounts_file(env, cid)) as f:
+            n = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+    return n if n > 0 and rootfs._is_mountpoint(rootfs.merged_dir(env, cid)) else 0
+
+
+def set_user_mounts(env: ContainerEnv, cid: str, n: int) -> None:
+    """Record the mount counter (the caller holds the container's lock)."""
+    path = _user_mounts_file(env, cid)
+    if n <= 0:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(f"{n}\n")
+    os.replace(tmp, path)
 
 
 def _forget_runtime_state(rt, cid: str) -> None:
@@ -449,6 +482,7 @@ def remove(env: ContainerEnv, ref_or_id: str, *, force: bool = False, volumes: b
             table.update(env.db, cid, status="removing")
         if torn_down:  # by the monitor's cleanup, which may have failed halfway: no mount may go with the dir
             unmount_all(env, st)
+        rootfs.unmount(env, st.row)  # a user's `pallet mount` too: rm ends it
         rootfs.remove(env, st.row)
         _rmtree(env.container_dir(cid))
         _rmtree(env.run_dir(cid))

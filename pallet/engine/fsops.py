@@ -8,18 +8,35 @@ from pallet.errors import WrongState
 
 
 def mount(env, ref: str) -> str:
-    st = containers.get(env, ref)
-    with locked(env, st.id):
-        return rootfs.mount(env, st.row)
+    """Mount the container's rootfs for the user, as `podman mount`: each mount counts, and the mount stays
+    across the container's starts and stops until as many `umount`s (or `rm`)."""
+    cid = containers.resolve(env, ref)
+    with locked(env, cid):
+        st = _current(env, cid)
+        n = containers.user_mounts(env, cid)
+        path = rootfs.mount(env, st.row)
+        containers.set_user_mounts(env, cid, n + 1)
+        return path
 
 
 def unmount(env, ref: str) -> str:
-    st = containers.get(env, ref)
-    if st.status in containers.ACTIVE:
-        return st.id  # still in use by its processes: Docker/podman leave it mounted too
-    with locked(env, st.id):
-        rootfs.unmount(env, st.row)
-    return st.id
+    """One user's mount fewer; the rootfs is unmounted when none is left and no process of the container uses it."""
+    cid = containers.resolve(env, ref)
+    with locked(env, cid):
+        st = _current(env, cid)
+        n = max(0, containers.user_mounts(env, cid) - 1)
+        containers.set_user_mounts(env, cid, n)
+        if n == 0 and st.status not in containers.ACTIVE:  # a running container keeps it until it exits
+            rootfs.unmount(env, st.row)
+    return cid
+
+
+def _current(env, cid: str) -> ContainerState:
+    containers.sync_one(env, cid)
+    st = containers.load(env, cid)
+    if st.status == "removing":
+        raise WrongState(f"container {st.name} is being removed: cannot mount or unmount it")
+    return st
 
 
 def _need_snapshot(st: ContainerState, what: str) -> None:

@@ -159,7 +159,7 @@ def inspect(env, st: ContainerState) -> dict:
             "AttachStderr": True,
             "Tty": cfg.tty,
             "OpenStdin": cfg.interactive,
-            "StdinOnce": cfg.interactive,
+            "StdinOnce": cfg.stdin_once,
             "Env": list(cfg.env),
             "Cmd": list(cfg.cmd) or None,
             "Image": cfg.image,

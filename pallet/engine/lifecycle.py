@@ -145,6 +145,7 @@ def _monitor_config(env: ContainerEnv, st: ContainerState, bundle: str, rdir: st
         "log_path": env.log_path(st.id) if cfg.log_driver != "none" else "", "log_max_size": cfg.log_max_size, "log_max_file": cfg.log_max_file,
         "exit_file": env.exit_file(st.id), "attach_socket": "attach.sock" if mode != "run" else "",
         "console_socket": console, "tty": cfg.tty, "interactive": cfg.interactive,
+        "stdin_once": cfg.stdin_once,
         "stacks_file": os.path.join(rdir, "stacks.txt"), "runtime_log": rlog, "oom_files": _oom_files(st.id),
         # --config only for a file that exists: a named one must exist, and the default may be absent
         "exit_command": [sys.executable, "-m", "pallet.cli.main", "--root", env.root, "--runroot", env.runroot,
@@ -238,7 +239,8 @@ def _read_sync_line(r: int, monitor_pid: int) -> str:
     return buf.decode(errors="replace").split("\n", 1)[0].strip()
 
 
-def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str) -> tuple[int, int, int]:
+def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str,
+                  hold_output: bool = False) -> tuple[int, int, int]:
     """In-process runtime: fork; the child creates the container (so the init is its child) and execs the monitor.
 
     The child shares the CLI's container lock (the forked fd) until that exec, so `rm -f` and `system check
@@ -248,6 +250,7 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str)
 
     rt = env.runtime(st.config.runtime)
     mcfg = _monitor_config(env, st, bundle, rdir, "adopt")
+    mcfg["hold_output"] = hold_output
     _ensure_pyc()
     r, w = os.pipe()
     ack_r, ack_w = os.pipe()  # CLI -> child: "s" once `start` was tried; EOF if the CLI died before
@@ -324,15 +327,17 @@ def _abandon_created(rt, cid: str) -> None:
 
 
 def spawn_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str,
-                  lock_fd: int = -1) -> tuple[int, int, int]:
+                  lock_fd: int = -1, hold_output: bool = False) -> tuple[int, int, int]:
     """Exec a detached monitor that creates the container; return (monitor pid, container pid, ack fd).
     With the in-process runtime the caller must write b"s" to the ack fd (or close it) once it tried `start`:
     until then the monitor's creator waits, and tears the container down if the fd closes unwritten.
     A binary runtime's monitor gets `lock_fd` (the caller's container lock) and keeps it until the runtime's
-    create is over, so a killed caller leaves no create in flight that `rm -f` or `system check --repair` race."""
+    create is over, so a killed caller leaves no create in flight that `rm -f` or `system check --repair` race.
+    `hold_output`: the monitor keeps the container's output unread until the first attach client (`start -a`)."""
     if getattr(env.runtime(st.config.runtime), "in_process", False):
-        return _fork_monitor(env, st, bundle, rdir)
+        return _fork_monitor(env, st, bundle, rdir, hold_output)
     mcfg = _monitor_config(env, st, bundle, rdir, "create")
+    mcfg["hold_output"] = hold_output
     _ensure_pyc()
     r, w = os.pipe()
     mcfg["sync_fd"] = w
@@ -377,8 +382,10 @@ def _start_failed(env: ContainerEnv, st: ContainerState, exc: StartError) -> Non
         table.update(env.db, st.id, error=str(exc), exit_code=exc.exit_code, monitor_pid=0)
 
 
-def start_locked(env: ContainerEnv, st: ContainerState, lock_fd: int = -1) -> ContainerState:
-    """Start `st` (its lock held by the caller, on `lock_fd`) detached, under a monitor."""
+def start_locked(env: ContainerEnv, st: ContainerState, lock_fd: int = -1, *,
+                 hold_output: bool = False) -> ContainerState:
+    """Start `st` (its lock held by the caller, on `lock_fd`) detached, under a monitor; `hold_output` when the
+    caller attaches next (`start -a`), so it sees the output from the first byte."""
     if st.status == "running":
         return st
     if st.status == "paused":
@@ -387,7 +394,7 @@ def start_locked(env: ContainerEnv, st: ContainerState, lock_fd: int = -1) -> Co
         raise WrongState(f"container {st.name} is being removed: cannot start")
     bundle, rdir = _prepare(env, st)
     try:
-        mpid, pid, ack = spawn_monitor(env, st, bundle, rdir, lock_fd)
+        mpid, pid, ack = spawn_monitor(env, st, bundle, rdir, lock_fd, hold_output)
     except StartError as exc:
         _start_failed(env, st, exc)
         raise
@@ -409,7 +416,7 @@ def start_locked(env: ContainerEnv, st: ContainerState, lock_fd: int = -1) -> Co
     return containers.load(env, st.id)
 
 
-def start(env: ContainerEnv, ref: str) -> ContainerState:
+def start(env: ContainerEnv, ref: str, *, hold_output: bool = False) -> ContainerState:
     cid = containers.resolve(env, ref)
     with locked(env, cid) as lock:
         containers.sync_one(env, cid)
@@ -418,7 +425,7 @@ def start(env: ContainerEnv, ref: str) -> ContainerState:
             with write(env.db):
                 table.update(env.db, cid, restart_count=0)
             st = containers.load(env, cid)
-        return start_locked(env, st, lock.fd)
+        return start_locked(env, st, lock.fd, hold_output=hold_output)
 
 
 def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None) -> int:
@@ -674,7 +681,7 @@ def update(env: ContainerEnv, ref: str, *, memory: str = "", memory_swap: str = 
     from pallet.engine import spec_builder
     from pallet.errors import InvalidArgument
 
-    st = containers.get(env, ref)
+    cid = containers.resolve(env, ref)
     changes: dict = {}
     if memory:
         changes["memory"] = c.parse_size(memory, "--memory")
@@ -689,16 +696,23 @@ def update(env: ContainerEnv, ref: str, *, memory: str = "", memory_swap: str = 
         changes["cpu_shares"] = cpu_shares
     if pids_limit:
         changes["pids_limit"] = pids_limit
-    cfg = st.config.replace(resources=st.config.resources.replace(**changes),
-                  restart=c.parse_restart(restart) if restart else st.config.restart)
-    if cfg.auto_remove and cfg.restart.name != "no":
-        raise InvalidArgument("conflicting options: --restart and --rm")
-    if changes:  # what create would refuse, with the values kept merged in: before the cgroup or the record moves
-        spec_plan.check_resources(cfg.resources)
-    if changes and st.status in ACTIVE:
-        res = spec_builder.plan_resources(cfg)
-        res.pop("devices", None)
-        env.runtime(cfg.runtime).update(st.id, res)
-    with write(env.db):
-        env.db.execute("UPDATE containers SET config = ? WHERE id = ?", (cfg.to_json(), st.id))
+    policy = c.parse_restart(restart) if restart else None
+    # Under the container's lock, as the other verbs: a concurrent `rm -f`, start or exit cleanup waits, so the
+    # live limits and the stored config change together, on a container that is still there.
+    with locked(env, cid):
+        containers.sync_one(env, cid)
+        st = containers.load(env, cid)
+        if st.status == "removing":
+            raise WrongState(f"container {st.name} is being removed: cannot update")
+        cfg = st.config.replace(resources=st.config.resources.replace(**changes), restart=policy or st.config.restart)
+        if cfg.auto_remove and cfg.restart.name != "no":
+            raise InvalidArgument("conflicting options: --restart and --rm")
+        if changes:  # what create would refuse, with the values kept merged in: before the cgroup or the record moves
+            spec_plan.check_resources(cfg.resources)
+        if changes and st.status in ACTIVE:
+            res = spec_builder.plan_resources(cfg)
+            res.pop("devices", None)
+            env.runtime(cfg.runtime).update(st.id, res)
+        with write(env.db):
+            env.db.execute("UPDATE containers SET config = ? WHERE id = ?", (cfg.to_json(), st.id))
     return st.id

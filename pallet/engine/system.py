@@ -237,7 +237,8 @@ def check(env, *, repair: bool = False, force: bool = False) -> list[Finding]:
     # 3. rootfs mounted for a container that is not running
     for cid, row in rows.items():
         target = os.path.join(env.container_dir(cid), "rootfs")
-        if row.status not in containers.ACTIVE and row.snapshot and os.path.ismount(target):
+        if (row.status not in containers.ACTIVE and row.snapshot and os.path.ismount(target)
+                and not containers.user_mounts(env, cid)):  # a `pallet mount` keeps it, until `umount`
             note(f"container {cid[:12]}: rootfs still mounted while {row.status}",
                  lambda cid=cid: _unmount_tree(env.container_dir(cid)))
         elif row.status not in containers.ACTIVE and os.path.ismount(os.path.join(env.container_dir(cid), "mounts/shm")):

@@ -33,7 +33,13 @@ container's pty master, passed with SCM_RIGHTS in an empty frame sent first to
 each client of a -t container (so the client sizes the pty like its terminal
 and follows SIGWINCH itself, as Docker resizes on attach; the monitor needs no
 ioctl); the client's bytes go to the container's stdin when it was created
-with -i, and the client's EOF closes that stdin.
+with -i. A client's EOF closes that stdin when the container is stdin_once (Docker's StdinOnce: `create -i`,
+a foreground `run -i`) and no -t; the client then still gets the output and the exit code. Otherwise (`run -d -i`,
+-t) the EOF ends that client's session and stdin stays open for the next attach, as Docker.
+
+hold_output (`start -a`): the container's output stays in its pipes or pty (the kernel buffers it; the container
+blocks when they fill) until the first attach client arrives, so the one who started it sees it all; released
+anyway when the container exits or after HOLD_SECONDS, so a client that never comes blocks nothing for long.
 """
 
 import _signal
@@ -52,6 +58,7 @@ except ImportError:  # pragma: no cover - CPython always has _json
     from json.encoder import py_encode_basestring as _quote
 
 DRAIN_SECONDS = 1.0
+HOLD_SECONDS = 10.0
 EPOLLIN = select.EPOLLIN
 
 
@@ -235,6 +242,8 @@ class Monitor:
         self.first_stderr = True
         self.tty_master = -1
         self.exit_record = None
+        self.held = []  # (fd, name) of streams not read until the first attach client: see hold_output
+        self.hold_until = time.monotonic() + HOLD_SECONDS if cfg.get("hold_output") else 0.0
         # The CLI's container lock (its open file, passed down): held while the runtime's create runs, so `rm -f`
         # and `system check --repair` wait for a create in flight even when the CLI is killed meanwhile (the
         # in-process creator holds it the same way). Not inherited by the runtime: a never-started init must not
@@ -246,6 +255,19 @@ class Monitor:
     def _watch(self, fd: int, kind: str, name: str = "", obj=None) -> None:
         self.handlers[fd] = (kind, name, obj)
         self.ep.register(fd, EPOLLIN)
+
+    def _watch_stream(self, fd: int, name: str) -> None:
+        self.open_streams += 1
+        if self.hold_until:
+            self.held.append((fd, name))
+        else:
+            self._watch(fd, "stream", name)
+
+    def _release_hold(self) -> None:
+        self.hold_until = 0.0
+        for fd, name in self.held:
+            self._watch(fd, "stream", name)
+        self.held = []
 
     def _unwatch(self, fd: int) -> None:
         self.handlers.pop(fd, None)
@@ -269,8 +291,7 @@ class Monitor:
             err_r, err_w = os.pipe()
             for fd, name in ((out_r, "stdout"), (err_r, "stderr")):
                 os.set_blocking(fd, False)
-                self._watch(fd, "stream", name)
-                self.open_streams += 1
+                self._watch_stream(fd, name)
         actions = [(os.POSIX_SPAWN_DUP2, in_fd, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
         argv = cfg["argv"]
         self.runtime_pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
@@ -285,15 +306,13 @@ class Monitor:
             fd = fds.get(name, -1)
             if fd >= 0:
                 os.set_blocking(fd, False)
-                self._watch(fd, "stream", name)
-                self.open_streams += 1
+                self._watch_stream(fd, name)
         self.stdin_w = fds.get("stdin", -1)
         master = fds.get("tty", -1)
         if master >= 0:  # -t: one stream, the pty master, carries the container's output both ways
             self.tty_master = master
             os.set_blocking(master, False)
-            self._watch(master, "stream", "stdout")
-            self.open_streams += 1
+            self._watch_stream(master, "stdout")
         self.runtime_pid = -1
         self._created(cfg["container_pid"])
 
@@ -379,9 +398,11 @@ class Monitor:
         if data:
             self._to_stdin(data)
             return
-        self._drop(fd)
-        if self.cfg.get("stdin_once", True):
-            self._close_stdin()
+        if self.cfg.get("stdin_once") and self.tty_master < 0:
+            self._close_stdin()  # the container sees its input end; this client still gets the output
+            self._unwatch(fd)
+        else:
+            self._drop(fd)  # the session ends; stdin stays open for the next attach
 
     def _on_local_in(self, fd: int) -> None:
         try:
@@ -405,8 +426,7 @@ class Monitor:
         if master >= 0:
             self.tty_master = master
             os.set_blocking(master, False)
-            self._watch(master, "stream", "stdout")
-            self.open_streams += 1
+            self._watch_stream(master, "stdout")
 
     def _reap(self) -> None:
         while True:
@@ -501,12 +521,16 @@ class Monitor:
     def _loop(self, wake_r: int) -> None:
         deadline = None
         while True:
+            if self.hold_until and (self.status is not None or time.monotonic() > self.hold_until):
+                self._release_hold()
             if self.status is not None:
                 if self.open_streams == 0 or (deadline is not None and time.monotonic() > deadline):
                     return
                 if deadline is None:
                     deadline = time.monotonic() + DRAIN_SECONDS
             timeout = 0.1 if self.status is not None else -1
+            if self.hold_until:
+                timeout = max(0.0, self.hold_until - time.monotonic())
             try:
                 events = self.ep.poll(timeout)
             except InterruptedError:
@@ -530,6 +554,8 @@ class Monitor:
                     self._watch(c.fileno(), "client")
                     if self.tty_master >= 0:
                         self._send_master(c)
+                    if self.hold_until:
+                        self._release_hold()
                 elif kind == "client":
                     self._on_client(fd)
                 elif kind == "console":
