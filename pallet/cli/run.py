@@ -20,6 +20,7 @@ def _add_flags(p) -> None:
     a("-d", "--detach", action="store_true")
     a("-i", "--interactive", action="store_true")
     a("-t", "--tty", action="store_true")
+    a("--detach-keys", default=None)
     a("--rm", action="store_true")
     a("--name", default="")
     a("-e", "--env", action="append", default=[])
@@ -315,6 +316,11 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
         if verb == "run" and ns.tty and ns.interactive and not ns.detach and not os.isatty(0):
             sys.stderr.write("Error: the input device is not a TTY: drop -t, or use run -d -t\n")
             return 1
+        keys = b""
+        if ns.detach_keys is not None or (ns.tty and ns.interactive):  # -it: detachable, as Docker
+            from pallet.engine.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+
+            keys = parse_detach_keys(ns.detach_keys or DEFAULT_DETACH_KEYS)
         from pallet.cli.ctrcommon import open_env
         from pallet.engine import containers
 
@@ -342,7 +348,7 @@ def run(opts: GlobalOptions, verb: str, argv: list[str]) -> int:
         print(st.id)
         return 0
     try:
-        return lifecycle.run_foreground(env, st, stdin_fd=0 if ns.interactive else None)
+        return lifecycle.run_foreground(env, st, stdin_fd=0 if ns.interactive else None, detach_keys=keys)
     except lifecycle.StartError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return exc.exit_code

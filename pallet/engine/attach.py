@@ -120,6 +120,12 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys
     buf = b""
     code = None
     watch = [s] + ([sys.stdin] if stdin and st.config.interactive else [])
+    # the monitor's protocol: our first byte says whether our input follows (its end may close the container's
+    # stdin) or none will (--no-stdin: leaving never closes it)
+    try:
+        s.sendall(b"i" if len(watch) > 1 else b"o")
+    except OSError:
+        pass  # the monitor is finishing: its exit frame or EOF follows
     from contextlib import nullcontext
 
     from pallet.engine.monitor.terminal import local_terminal
@@ -129,6 +135,7 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys
     sizing = nullcontext()  # -t: the monitor hands us the pty master; it follows our window size while attached
     master = -1
     held = b""  # the start of the detach keys, typed so far
+    detached = False
     # with -t the keys (^C too) go to the container's pty raw; without, signals are forwarded instead
     unproxy = _proxy_signals(env, st) if sig_proxy and not st.config.tty else None
     term.__enter__()
@@ -138,13 +145,12 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys
             if sys.stdin in ready:
                 data = os.read(sys.stdin.fileno(), 65536)
                 if data:
-                    detached = False
                     if keys:
                         data, detached, held = split_detach(held + data, keys)
                     if data:
                         s.sendall(data)
                     if detached:
-                        return 0
+                        break
                 else:
                     if held:
                         s.sendall(held)
@@ -182,6 +188,9 @@ def attach(env, ref: str, *, stdin: bool = True, out=None, err=None, detach_keys
             os.close(master)
         term.__exit__(None, None, None)
         s.close()
+    if detached:
+        sys.stderr.write("read escape sequence\n")  # as Docker, once our terminal is back to normal
+        return 0
     if code is None:  # the monitor ended our session (input ended, stdin kept open) or is gone
         if _running(env, st.id):
             return 0

@@ -288,12 +288,7 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str,
                 _abandon_created(rt, st.id)
                 return
             os.close(ack_r)
-            # `run -d` returns before the monitor's Python is up: a SIGUSR1 (stack dump) sent meanwhile must
-            # wait for its handler instead of killing the monitor. The mask survives exec; serve() unblocks.
-            import signal
-
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-            os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, path])
+            _exec_monitor(path)
         except BaseException as exc:  # report, never EOF
             try:
                 if w >= 0:
@@ -314,6 +309,16 @@ def _fork_monitor(env: ContainerEnv, st: ContainerState, bundle: str, rdir: str,
         pass
     msg = line[6:] if line.startswith("error ") else "the monitor exited before creating the container"
     raise StartError(f"container {st.name}: {_short_msg(msg)}", classify(msg))
+
+
+def _exec_monitor(cfg_path: str) -> None:
+    """Become the container's lean monitor (mode "adopt": the container is our child already)."""
+    # `run -d` returns before the monitor's Python is up: a SIGUSR1 (stack dump) sent meanwhile must
+    # wait for its handler instead of killing the monitor. The mask survives exec; serve() unblocks.
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", MONITOR_BOOT, cfg_path])
 
 
 def _abandon_created(rt, cid: str) -> None:
@@ -428,8 +433,10 @@ def start(env: ContainerEnv, ref: str, *, hold_output: bool = False) -> Containe
         return start_locked(env, st, lock.fd, hold_output=hold_output)
 
 
-def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None) -> int:
-    """`run` without -d: this process is the container's monitor (a subreaper); returns Docker's exit code."""
+def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None, detach_keys: bytes = b"") -> int:
+    """`run` without -d: this process is the container's monitor (a subreaper); returns Docker's exit code.
+    `detach_keys` (-it, in-process runtime): a forked child is the monitor instead, so that on those keys it can
+    go on as the container's detached monitor while this process returns 0 (see _foreground_child)."""
     from pallet.engine.monitor.monitor import Monitor
     from pallet.linux.prctl import set_child_subreaper
 
@@ -473,6 +480,31 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
         _mark_running(env, st.id, pid, os.getpid())
         return ""
 
+    if detach_keys and st.config.tty and stdin_fd is not None and getattr(rt, "in_process", False):
+        pid, child_report = _fork_foreground()
+        if pid:
+            return _await_foreground(pid, child_report)
+        code = 125
+        try:  # the child: never returns (it exits, or execs the detached monitor)
+            try:
+                code = _foreground_child(env, st, rt, mcfg, bundle, rdir, stdin_fd, detach_keys, started,
+                                         child_report)
+                msg = b"X"
+            except StartError as exc:
+                code, msg = exc.exit_code, b"E%d %s" % (exc.exit_code, str(exc).encode())
+            except BaseException as exc:  # noqa: BLE001 - the parent tells the user; we only exit
+                if not isinstance(exc, PalletError):
+                    import traceback
+
+                    traceback.print_exc()
+                msg = b"P" + (str(exc) or type(exc).__name__).encode()
+            try:
+                os.write(child_report, msg)
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                pass
+        finally:
+            os._exit(code)
     set_child_subreaper(True)
     if getattr(rt, "in_process", False):
         mcfg.update(attach_socket="")
@@ -493,6 +525,118 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
             code = mon.run()
     else:
         code = mon.run()
+    if mon.error:
+        exc = StartError(f"container {st.name}: {_short_msg(mon.error)}", classify(mon.error))
+        _start_failed(env, st, exc)
+        if st.config.auto_remove:
+            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+        raise exc
+    cleanup(env, st.id)
+    return code
+
+
+DETACHED_MESSAGE = "read escape sequence\n"  # what Docker's CLI says when the detach keys were typed
+
+
+def _fork_foreground() -> tuple[int, int]:
+    """(child pid or 0 in the child, the child's end of the report pipe in the child / ours in the parent)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        return 0, w
+    os.close(w)
+    return pid, r
+
+
+def _await_foreground(pid: int, r: int) -> int:
+    """The user's `run -it` process while its child is the monitor: forward signals, wait for the child's one
+    report: b"D" detached (we return 0, it runs on), b"X" the container exited (its code is the child's status),
+    b"E<code> <msg>" a failed start, b"P<msg>" any other failure."""
+    import signal
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    old = {sig: signal.signal(sig, forward) for sig in sigs}
+    msg = b""
+    try:
+        while not msg.startswith(b"D"):
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            msg += chunk
+    finally:
+        os.close(r)
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if msg.startswith(b"D"):
+        sys.stderr.write(DETACHED_MESSAGE)  # on the terminal the child gave back
+        return 0  # never waited for: it is the container's monitor now, and outlives us
+    _, status = os.waitpid(pid, 0)
+    if msg.startswith(b"E"):
+        code, _, text = msg[1:].partition(b" ")
+        raise StartError(text.decode(errors="replace"), int(code))
+    if msg.startswith(b"P"):
+        raise PalletError(msg[1:].decode(errors="replace"))
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _foreground_child(env: ContainerEnv, st: ContainerState, rt, mcfg: dict, bundle: str, rdir: str,
+                      stdin_fd: int, keys: bytes, started, report: int) -> int:
+    """The monitor of a foreground `run -it` (a child of the user's `pallet run`): relay the terminal as
+    run_foreground does; on the detach keys, give the terminal back, tell the parent, leave its session and
+    exec the lean monitor in mode "adopt" (the container stays our child; json-file log, attach socket, exit
+    file and the exit command, hence --rm and restart, as after `run -d`)."""
+    from pallet.engine.attach import split_detach
+    from pallet.engine.monitor.monitor import Monitor
+    from pallet.engine.monitor.terminal import local_terminal
+    from pallet.linux.prctl import set_child_subreaper
+
+    set_child_subreaper(True)
+    mcfg.update(attach_socket="")
+    try:
+        cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
+    except PalletError as exc:
+        err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
+        _start_failed(env, st, err)
+        if st.config.auto_remove:
+            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+        raise err from None
+    mcfg.update(fds=mine, container_pid=cpid)
+    held = b""
+
+    def detach_filter(data: bytes) -> tuple[bytes, bool]:
+        nonlocal held
+        data, detached, held = split_detach(held + data, keys)
+        return data, detached
+
+    mon = Monitor(mcfg, local_out=(1, 2), local_in=stdin_fd, on_created=started, detach_filter=detach_filter)
+    with local_terminal(mine["tty"], raw=True):
+        code = mon.run()
+    if code is None:  # detached: the terminal is the user's again
+        mon.log.flush()
+        os.write(report, b"D")
+        os.close(report)
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        err = os.open(os.path.join(rdir, "monitor.err"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(err, 1)
+        os.dup2(err, 2)
+        os.chdir(rdir)
+        os.set_inheritable(mine["tty"], True)
+        mcfg.update(mode="adopt", attach_socket="attach.sock", forward_signals=False, sync_fd=-1, hold_output=False)
+        _ensure_pyc()
+        path = os.path.join(rdir, "monitor.cfg")
+        with open(path, "wb") as f:
+            marshal.dump(mcfg, f)
+        _exec_monitor(path)
     if mon.error:
         exc = StartError(f"container {st.name}: {_short_msg(mon.error)}", classify(mon.error))
         _start_failed(env, st, exc)

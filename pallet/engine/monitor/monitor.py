@@ -32,10 +32,15 @@ stream 1 = stdout, 2 = stderr, 3 = exit code (4 bytes, signed), 4 = the
 container's pty master, passed with SCM_RIGHTS in an empty frame sent first to
 each client of a -t container (so the client sizes the pty like its terminal
 and follows SIGWINCH itself, as Docker resizes on attach; the monitor needs no
-ioctl); the client's bytes go to the container's stdin when it was created
-with -i. A client's EOF closes that stdin when the container is stdin_once (Docker's StdinOnce: `create -i`,
-a foreground `run -i`) and no -t; the client then still gets the output and the exit code. Otherwise (`run -d -i`,
--t) the EOF ends that client's session and stdin stays open for the next attach, as Docker.
+ioctl). A client's first byte says what it sends: b"i" its input (the rest of its bytes go to the container's
+stdin when it was created with -i), b"o" nothing (`attach --no-stdin`). An input client's EOF closes that stdin
+when the container is stdin_once (Docker's StdinOnce: `create -i`, a foreground `run -i`) and no -t; the client
+then still gets the output and the exit code. Otherwise (`run -d -i`, -t, a b"o" client, one that left before
+saying) the EOF ends that client's session and stdin stays open for the next attach, as Docker.
+
+Detach (a foreground `run -it`): `detach_filter` sees the local terminal's input and takes the detach keys out;
+when they were typed, run() returns None without finishing, the container running and every fd kept, so the
+caller can hand the container to an exec'd monitor in mode "adopt".
 
 hold_output (`start -a`): the container's output stays in its pipes or pty (the kernel buffers it; the container
 blocks when they fill) until the first attach client arrives, so the one who started it sees it all; released
@@ -223,8 +228,10 @@ def recv_fd(conn) -> int:
 class Monitor:
     """One container's stdio, log, attach clients and exit status."""
 
-    def __init__(self, cfg: dict, *, local_out=None, local_in=None, on_created=None):
+    def __init__(self, cfg: dict, *, local_out=None, local_in=None, on_created=None, detach_filter=None):
         self.cfg = cfg
+        self.detach_filter = detach_filter  # local input -> (bytes for the container, whether to detach)
+        self.detached = False
         self.on_created = on_created  # in-process use: start the container once created; returns an error or ""
         self.ep = select.epoll()
         self.handlers = {}  # fd -> (kind, name, object)
@@ -233,6 +240,7 @@ class Monitor:
         self.local_out = local_out
         self.local_in = local_in
         self.clients = {}
+        self.inputs = {}  # client fd -> its first byte said it sends input (b"i"); absent until it said
         self.runtime_pid = 0
         self.container_pid = 0
         self.status = None
@@ -354,6 +362,7 @@ class Monitor:
 
     def _drop(self, fd: int) -> None:
         c = self.clients.pop(fd, None)
+        self.inputs.pop(fd, None)
         self._unwatch(fd)
         if c is not None:
             c.close()
@@ -395,10 +404,16 @@ class Monitor:
             data = c.recv(65536) if c is not None else b""
         except OSError:
             data = b""
+        if data and fd not in self.inputs:
+            self.inputs[fd] = data[:1] == b"i"
+            data = data[1:]
+            if not data:
+                return
         if data:
-            self._to_stdin(data)
+            if self.inputs.get(fd):
+                self._to_stdin(data)
             return
-        if self.cfg.get("stdin_once") and self.tty_master < 0:
+        if self.inputs.get(fd) and self.cfg.get("stdin_once") and self.tty_master < 0:
             self._close_stdin()  # the container sees its input end; this client still gets the output
             self._unwatch(fd)
         else:
@@ -410,7 +425,10 @@ class Monitor:
         except BlockingIOError:
             return
         if data:
-            self._to_stdin(data)
+            if self.detach_filter is not None:
+                data, self.detached = self.detach_filter(data)
+            if data:
+                self._to_stdin(data)
         else:
             self._unwatch(fd)
             if self.tty_master >= 0:  # a pty has no EOF of its own: end-of-file is the terminal's ^D
@@ -516,6 +534,8 @@ class Monitor:
                 os.set_blocking(self.local_in, True)
             os.close(wake_r)
             os.close(wake_w)
+        if self.detached:
+            return None
         return self._finish(listeners)
 
     def _loop(self, wake_r: int) -> None:
@@ -563,6 +583,11 @@ class Monitor:
                 elif kind == "local_in":
                     self._on_local_in(fd)
             self._reap()
+            if self.detached:
+                if self.status is None:
+                    self.ep.close()
+                    return
+                self.detached = False  # the container exited meanwhile: finish as usual
 
     def _send_master(self, c) -> None:
         fd_bytes = self.tty_master.to_bytes(4, sys.byteorder)
