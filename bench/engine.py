@@ -25,7 +25,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 import busybox_rootfs  # noqa: E402
-from _cleanup import engine_parents, remove_new_parents, unmount_under  # noqa: E402
+from _cleanup import engine_parents, remove_new_parents, unmount_under, wait_for_processes_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 
@@ -150,6 +150,7 @@ def main() -> int:
             if ids:
                 subprocess.run([*D, "rm", "-f", "-t0", *ids], env=denv, stdout=subprocess.DEVNULL)
             subprocess.run(["podman", "system", "reset", "-f"], env=denv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_processes_under(work)
         unmount_under(work)
         remove_new_parents(parents_before)  # empty cgroup parents podman and pallet made for this run
         shutil.rmtree(work, ignore_errors=True)

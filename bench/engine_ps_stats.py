@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
 import busybox_rootfs  # noqa: E402
-from _cleanup import engine_parents, remove_new_parents, unmount_under  # noqa: E402
+from _cleanup import engine_parents, remove_new_parents, unmount_under, wait_for_processes_under  # noqa: E402
 
 PALLET = os.path.join(os.path.dirname(sys.executable), "pallet")
 IMAGE = "bench/busybox:ps-stats"
@@ -154,6 +154,8 @@ def main() -> int:
         if use_podman:
             subprocess.run(["podman", "rm", "-f", "-a", "-t", "0"], env=penv, capture_output=True)
             subprocess.run(["podman", "rmi", "-a", "-f"], env=penv, capture_output=True)
+        wait_for_processes_under(tmp)
+        wait_for_processes_under(run)
         remove_new_parents(parents_before)  # empty cgroup parents podman and pallet made for this run
         unmount_under(tmp)
         unmount_under(run)
