@@ -433,6 +433,21 @@ def start(env: ContainerEnv, ref: str, *, hold_output: bool = False) -> Containe
         return start_locked(env, st, lock.fd, hold_output=hold_output)
 
 
+def _create_for_foreground(env: ContainerEnv, rt, st: ContainerState, bundle: str, mcfg: dict) -> None:
+    """Create the container in this process for a monitor that runs here (no attach socket); on failure, record
+    it (and remove a --rm container) and raise StartError."""
+    mcfg.update(attach_socket="")
+    try:
+        cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
+    except PalletError as exc:
+        err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
+        _start_failed(env, st, err)
+        if st.config.auto_remove:
+            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+        raise err from None
+    mcfg.update(fds=mine, container_pid=cpid)
+
+
 def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None, detach_keys: bytes = b"") -> int:
     """`run` without -d: this process is the container's monitor (a subreaper); returns Docker's exit code.
     `detach_keys` (-it, in-process runtime): a forked child is the monitor instead, so that on those keys it can
@@ -507,16 +522,7 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
             os._exit(code)
     set_child_subreaper(True)
     if getattr(rt, "in_process", False):
-        mcfg.update(attach_socket="")
-        try:
-            cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
-        except PalletError as exc:
-            err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
-            _start_failed(env, st, err)
-            if st.config.auto_remove:
-                containers.remove(env, st.id, force=True, volumes=True, resolved=True)
-            raise err from None
-        mcfg.update(fds=mine, container_pid=cpid)
+        _create_for_foreground(env, rt, st, bundle, mcfg)
     mon = Monitor(mcfg, local_out=(1, 2), local_in=stdin_fd, on_created=started)
     if mcfg.get("fds", {}).get("tty", -1) >= 0:
         from pallet.engine.monitor.terminal import local_terminal
@@ -599,16 +605,8 @@ def _foreground_child(env: ContainerEnv, st: ContainerState, rt, mcfg: dict, bun
     from pallet.linux.prctl import set_child_subreaper
 
     set_child_subreaper(True)
-    mcfg.update(attach_socket="")
-    try:
-        cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
-    except PalletError as exc:
-        err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
-        _start_failed(env, st, err)
-        if st.config.auto_remove:
-            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
-        raise err from None
-    mcfg.update(fds=mine, container_pid=cpid)
+    _create_for_foreground(env, rt, st, bundle, mcfg)
+    mine = mcfg["fds"]
     held = b""
 
     def detach_filter(data: bytes) -> tuple[bytes, bool]:

@@ -11,7 +11,6 @@ lazily; until it exists an image reference is "not found".
 
 from __future__ import annotations
 
-import errno
 import os
 from pallet.values import frozen
 from pallet.errors import NotFound, PalletError
@@ -86,16 +85,9 @@ def mount(env, row, *, volatile: bool = False) -> str:
 def unmount(env, row) -> None:
     if not row.snapshot:
         return
-    target = merged_dir(env, row.id)
-    from pallet.linux.mount import MNT_DETACH, umount2
+    from pallet.linux.mount import detach_all
 
-    while _is_mountpoint(target):
-        try:
-            umount2(target, MNT_DETACH)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOENT):
-                break
-            raise
+    detach_all(merged_dir(env, row.id))
 
 
 def remove(env, row) -> None:

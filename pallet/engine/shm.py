@@ -14,7 +14,6 @@ its own mount namespace, which no other container can bind (mount(2) won't bind 
 
 from __future__ import annotations
 
-import errno
 import os
 
 from pallet.errors import InvalidArgument, PalletError, WrongState
@@ -44,18 +43,9 @@ def mount(env, cfg) -> str:
 
 def unmount(env, cid: str) -> None:
     """Idempotent; MNT_DETACH: a joiner still running keeps its own bind of it until it exits."""
-    path = host_path(env, cid)
-    if not os.path.ismount(path):
-        return
-    from pallet.linux.mount import MNT_DETACH, umount2
+    from pallet.linux.mount import detach_all
 
-    while os.path.ismount(path):
-        try:
-            umount2(path, MNT_DETACH)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOENT):
-                break
-            raise
+    detach_all(host_path(env, cid))
 
 
 def donor(env, ref: str, _depth: int = 0):

@@ -54,5 +54,20 @@ def umount2(target: str, flags: int = 0) -> None:
     call(libc.umount2, fsencode(target), flags, what=f"umount {target} flags={flag_names(flags, MNT)}")
 
 
+def detach_all(target: str) -> None:
+    """Lazily unmount every mount stacked on `target` (none is fine). A policy-free loop over umount2: the
+    engine's rootfs and /dev/shm teardowns, which may find a mount stacked twice or already gone."""
+    import errno
+    import os
+
+    while os.path.ismount(target):
+        try:
+            umount2(target, MNT_DETACH)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                return
+            raise
+
+
 def pivot_root(new_root: str, put_old: str) -> None:
     syscall("pivot_root", fsencode(new_root), fsencode(put_old), what=f"pivot_root {new_root} {put_old}")
