@@ -440,12 +440,17 @@ def _create_for_foreground(env: ContainerEnv, rt, st: ContainerState, bundle: st
     try:
         cpid, mine = _create_in_process(rt, st, bundle, mcfg["pid_file"])
     except PalletError as exc:
-        err = StartError(f"container {st.name}: {_short_msg(str(exc))}", classify(str(exc)))
-        _start_failed(env, st, err)
-        if st.config.auto_remove:
-            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
-        raise err from None
+        raise _foreground_start_failed(env, st, str(exc)) from None
     mcfg.update(fds=mine, container_pid=cpid)
+
+
+def _foreground_start_failed(env: ContainerEnv, st: ContainerState, message: str) -> StartError:
+    """Record a foreground run's failed start (and remove a --rm container); the error to raise."""
+    err = StartError(f"container {st.name}: {_short_msg(message)}", classify(message))
+    _start_failed(env, st, err)
+    if st.config.auto_remove:
+        containers.remove(env, st.id, force=True, volumes=True, resolved=True)
+    return err
 
 
 def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | None, detach_keys: bytes = b"") -> int:
@@ -532,11 +537,7 @@ def run_foreground(env: ContainerEnv, st: ContainerState, *, stdin_fd: int | Non
     else:
         code = mon.run()
     if mon.error:
-        exc = StartError(f"container {st.name}: {_short_msg(mon.error)}", classify(mon.error))
-        _start_failed(env, st, exc)
-        if st.config.auto_remove:
-            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
-        raise exc
+        raise _foreground_start_failed(env, st, mon.error)
     cleanup(env, st.id)
     return code
 
@@ -636,11 +637,7 @@ def _foreground_child(env: ContainerEnv, st: ContainerState, rt, mcfg: dict, bun
             marshal.dump(mcfg, f)
         _exec_monitor(path)
     if mon.error:
-        exc = StartError(f"container {st.name}: {_short_msg(mon.error)}", classify(mon.error))
-        _start_failed(env, st, exc)
-        if st.config.auto_remove:
-            containers.remove(env, st.id, force=True, volumes=True, resolved=True)
-        raise exc
+        raise _foreground_start_failed(env, st, mon.error)
     cleanup(env, st.id)
     return code
 
