@@ -51,3 +51,35 @@ def one_error_line(r) -> str:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     return lines[0]
+
+
+def slowed_runc(pl, tmp_path, runc: str, pause: str):
+    """Runtime "slowrunc" in pl's daemon.json: runc behind a wrapper that pauses 3 s before `runc create`
+    (pause="before") or after it finished, before the monitor hears of it ("after"). The returned marker appears
+    when the pause begins: a window in which the monitor is creating the container."""
+    marker = tmp_path / "creating"
+    wrapper = tmp_path / "slowrunc"
+    if pause == "before":
+        create = f"touch {marker}; sleep 3; exec {runc} \"$@\""
+    else:
+        create = f"{runc} \"$@\"; rc=$?; touch {marker}; sleep 3; exit $rc"
+    wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *\" create \"*) {create};; esac\nexec {runc} \"$@\"\n")
+    wrapper.chmod(0o755)
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text('{"runtimes": {"slowrunc": {"path": "%s"}}}' % wrapper)
+    pl.config = cfg
+    return marker
+
+
+def run_d_killed_in_create(pl, marker) -> str:
+    """`run -d --runtime slowrunc --name racer` SIGKILLed in slowed_runc's pause; the container's id."""
+    proc = subprocess.Popen(pl.argv("run", "-d", "--runtime", "slowrunc", "--name", "racer", *pl.image, "sleep", "100"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(marker.exists, 20, "runc create")
+    finally:
+        proc.kill()
+        proc.wait()
+    cid = pl.ok("inspect", "-f", "{{.Id}}", "racer").strip()
+    pl.seen.add(cid)
+    return cid

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import requires_root
 from engine_helpers import leftover_cgroups, leftover_mounts, monitor_pids
-from engine_image import one_error_line, pl, wait_for  # noqa: F401 (pl is a fixture)
+from engine_image import one_error_line, pl, run_d_killed_in_create, slowed_runc, wait_for  # noqa: F401 (pl is a fixture)
 
 pytestmark = [requires_root, pytest.mark.root]
 
@@ -197,34 +197,13 @@ def test_update_refuses_what_create_refuses_and_changes_nothing(pl):
 
 @pytest.fixture(params=["before", "after"])
 def paused_runc(request, pl, tmp_path):
-    """A runtime "slowrunc": runc behind a wrapper that touches a marker and pauses 3 s before `runc create` or
-    after it (before the monitor hears of it): a window to kill `run -d` in, after which the monitor still
-    finishes the create and the container waits in "created", its runc init blocked."""
-    marker = tmp_path / "creating"
-    wrapper = tmp_path / "slowrunc"
-    if request.param == "before":
-        create = f"touch {marker}; sleep 3; exec {RUNC} \"$@\""
-    else:
-        create = f"{RUNC} \"$@\"; rc=$?; touch {marker}; sleep 3; exit $rc"
-    wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *\" create \"*) {create};; esac\nexec {RUNC} \"$@\"\n")
-    wrapper.chmod(0o755)
-    cfg = tmp_path / "daemon.json"
-    cfg.write_text(json.dumps({"runtimes": {"slowrunc": {"path": str(wrapper)}}}))
-    pl.config = cfg
-    return marker
+    """runc paused before or after `runc create`: a window to kill `run -d` in (engine_image.slowed_runc)."""
+    return slowed_runc(pl, tmp_path, RUNC, request.param)
 
 
 @pytest.mark.skipif(RUNC is None, reason="needs runc")
 def test_start_after_a_run_d_killed_between_create_and_start(pl, paused_runc):
-    proc = subprocess.Popen(pl.argv("run", "-d", "--runtime", "slowrunc", "--name", "racer", *pl.image, "sleep", "100"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(paused_runc.exists, 20, "runc create")
-    finally:
-        proc.kill()
-        proc.wait()
-    cid = pl.ok("inspect", "-f", "{{.Id}}", "racer").strip()
-    pl.seen.add(cid)
+    cid = run_d_killed_in_create(pl, paused_runc)
     state = [RUNC, "--root", str(pl.runroot / "runtimes" / "slowrunc"), "state", cid]
     # the monitor finishes the create: runc holds a "created" container whose init waits for a start
     assert wait_for(lambda: subprocess.run(state, capture_output=True, text=True).stdout.count('"created"'), 20,

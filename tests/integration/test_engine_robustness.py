@@ -3,7 +3,6 @@ is never pulled from under its creator by `rm -f` or `system check --repair`."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from conftest import PALLET as PALLET_BIN
 from conftest import requires_root
 from engine_helpers import leftover_cgroups, leftover_mounts, monitor_pids
-from engine_image import one_error_line, pl, wait_for  # noqa: F401 (pl is a fixture)
+from engine_image import one_error_line, pl, run_d_killed_in_create, slowed_runc, wait_for  # noqa: F401 (pl is a fixture)
 
 pytestmark = [requires_root, pytest.mark.root]
 
@@ -99,21 +98,8 @@ def test_unknown_runtime_is_one_line_and_creates_nothing(pl):
 
 @pytest.fixture(params=["before", "after"])
 def slow_runc(request, pl, tmp_path):
-    """A runtime "slowrunc": runc behind a wrapper that touches a marker and pauses 3 s before `runc create` starts
-    or after it finished (before the monitor hears of it), set in daemon.json: a window in which the monitor is
-    creating the container."""
-    marker = tmp_path / "creating"
-    wrapper = tmp_path / "slowrunc"
-    create = f"exec {RUNC} \"$@\"" if request.param == "before" else f"{RUNC} \"$@\"; rc=$?; sleep 3; exit $rc"
-    if request.param == "before":
-        create = "sleep 3; " + create
-    wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *\" create \"*) touch {marker}; {create};; esac\n"
-                       f"exec {RUNC} \"$@\"\n")
-    wrapper.chmod(0o755)
-    cfg = tmp_path / "daemon.json"
-    cfg.write_text(json.dumps({"runtimes": {"slowrunc": {"path": str(wrapper)}}}))
-    pl.config = cfg
-    return marker
+    """runc paused before or after `runc create`, the monitor creating meanwhile (engine_image.slowed_runc)."""
+    return slowed_runc(pl, tmp_path, RUNC, request.param)
 
 
 def _no_trace_of(pl, cid: str, runtime: str) -> None:
@@ -133,15 +119,7 @@ def test_a_runc_create_whose_run_was_killed(pl, slow_runc, repair):
     """`run -d` SIGKILLed while the monitor's `runc create` runs: `rm -f` or `system check --repair` right then
     must wait for that create (the monitor holds the container's lock, as the in-process creator does) and then
     clear what it made, not race it (which left runc's state, the cgroup, runc init and a hung monitor)."""
-    proc = subprocess.Popen(pl.argv("run", "-d", "--runtime", "slowrunc", "--name", "racer", *pl.image, "sleep", "100"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(slow_runc.exists, 20, "runc create to begin")
-    finally:
-        proc.kill()
-        proc.wait()
-    cid = pl.ok("inspect", "-f", "{{.Id}}", "racer").strip()
-    pl.seen.add(cid)
+    cid = run_d_killed_in_create(pl, slow_runc)
     if repair == "check":  # never started: back to a startable "created" container, its runtime state cleared
         pl.ok("system", "check", "--repair", timeout=60)
         assert wait_for(lambda: monitor_pids(pl, cid) == [], 20, "the monitor to exit")
